@@ -1,0 +1,50 @@
+// Everything otel-run says inside a user's process goes through here: one line per problem, on stderr
+// (never stdout, which belongs to the app), each distinct message once per process.
+
+export type Level = 'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' | 'all';
+
+const ORDER: Record<Level, number> = { none: 0, error: 1, warn: 2, info: 3, debug: 4, verbose: 5, all: 6 };
+
+let threshold = ORDER.warn;
+const said = new Set<string>();
+
+/** Sets the level from OTEL_LOG_LEVEL (already validated by the settings parser). */
+export function setLevel(level: Level): void {
+  threshold = ORDER[level];
+}
+
+export function isEnabled(level: Level): boolean {
+  return ORDER[level] <= threshold;
+}
+
+function write(line: string): void {
+  if (said.has(line)) return;
+  said.add(line);
+  try {
+    process.stderr.write(`otel-run: ${line}\n`);
+  } catch {
+    // stderr closed: nowhere left to say it, and the app must not notice.
+  }
+}
+
+/** `<what failed>: <why> — <what happens instead>` */
+export function warn(line: string): void {
+  if (threshold >= ORDER.warn) write(line);
+}
+
+export function info(line: string): void {
+  if (threshold >= ORDER.info) write(line);
+}
+
+export function debug(line: string): void {
+  if (threshold >= ORDER.debug) write(`[debug] ${line}`);
+}
+
+/** The reason an error gives, in one line: stack traces only under debug. */
+export function reason(err: unknown): string {
+  if (err instanceof Error) {
+    if (threshold >= ORDER.debug && err.stack) debug(err.stack);
+    return err.message.split('\n')[0] ?? String(err);
+  }
+  return String(err);
+}

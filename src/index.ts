@@ -1,0 +1,11 @@
+// The package's programmatic surface: the instrumentor protocol types and helper, and `list` for tools.
+export type {
+  InstrumentOptions,
+  Instrumentor,
+  InstrumentorField,
+  InstrumentorFieldValue,
+  InstrumentorLogger,
+  OtelInstrumentation,
+} from '../register/protocol';
+export { defineInstrumentor } from '../register/protocol';
+export { type ListEntry, listInstrumentors } from './list';
