@@ -150,6 +150,7 @@ export function start(): void {
   const settings = readSettings(process.env, (p) => log.warn(p.message));
   log.setLevel(settings.logLevel);
   if (settings.sdkDisabled) return;
+  log.debug(`preload started in ${process.argv[1] ?? '(no script)'} (pid ${process.pid})`);
 
   const discovery = discover({
     cwd: process.cwd(),

@@ -21,8 +21,9 @@ export const ENV_RESOLVED = 'OTEL_RUN_RESOLVED';
  * they are not the app. Matched on the script Node runs.
  */
 export const PACKAGE_MANAGERS: ReadonlyArray<{ file?: RegExp; dir?: string }> = [
-  { file: /^np[mx]-cli\.js$/ },
-  { file: /^yarn(-[\w.-]+)?\.c?js$/ },
-  { file: /^pnp[mx]\.c?js$/ },
+  // npm's own scripts, and the bin links (/usr/bin/npm) Node leaves unresolved in argv[1].
+  { file: /^np[mx](-cli\.js)?$/ },
+  { file: /^yarn(-[\w.-]+)?(\.c?js)?$/ },
+  { file: /^pnp[mx](\.c?js)?$/ },
   { dir: 'corepack' },
 ];

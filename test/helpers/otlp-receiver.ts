@@ -281,7 +281,7 @@ function scopeOf(scope: RawScope | undefined): { name: string; version?: string 
   return out;
 }
 
-function flattenSpans(body: RawTraces, contentType: string): ReceivedSpan[] {
+export function flattenSpans(body: RawTraces, contentType: string): ReceivedSpan[] {
   const out: ReceivedSpan[] = [];
   for (const rs of body.resourceSpans ?? []) {
     const resource = attributesOf(rs.resource?.attributes);
@@ -414,7 +414,7 @@ function flattenLogs(body: RawLogs, contentType: string): ReceivedLog[] {
   return out;
 }
 
-function decodeBody(signal: Signal, contentType: string, body: Buffer): unknown {
+export function decodeBody(signal: Signal, contentType: string, body: Buffer): unknown {
   if (contentType === 'application/x-protobuf') {
     const type = PROTO_TYPES[signal];
     // bytes as base64 strings matches OTLP/JSON's bytesValue; ids are turned into hex by toHex.
