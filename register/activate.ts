@@ -39,20 +39,30 @@ function isClass(fn: Function): boolean {
   );
 }
 
-/** Resolves the module that holds the export, refusing an entry that leaves its package (symlinks included). */
-export function loadModule(p: Planned): unknown {
+/** Resolves the file that holds the export, refusing one that leaves its package (symlinks included). */
+export function resolveEntry(p: Planned): string {
   const c = p.candidate;
   const entry = c.manifest.entry;
-  if (entry === undefined) {
-    // Resolve the package by name from the folder it was found in: honours its "exports" and symlinks.
-    return createRequire(path.join(c.nodeModules, 'noop.js'))(c.package);
+  // By name from the folder it was found in when there is no entry: honours "exports", "main" and symlinks.
+  // An entry is resolved as `require` would (an extension or a folder's index may be left out).
+  // A NODE_PATH folder need not be called node_modules, and then only its path finds the package.
+  const req = createRequire(path.join(c.nodeModules, 'noop.js'));
+  const byName = path.basename(c.nodeModules) === 'node_modules';
+  const file =
+    entry !== undefined ? req.resolve(path.resolve(c.dir, entry)) : req.resolve(byName ? c.package : c.dir);
+  if (c.manifest.source === 'field') {
+    const root = fs.realpathSync(c.dir);
+    const real = fs.realpathSync(file);
+    if (!real.startsWith(root + path.sep)) {
+      const what = entry === undefined ? 'the main export' : `entry ${JSON.stringify(entry)}`;
+      throw new Error(`${what} resolves outside the package (${real})`);
+    }
   }
-  const root = fs.realpathSync(c.dir);
-  const file = fs.realpathSync(path.resolve(root, entry));
-  if (file !== root && !file.startsWith(root + path.sep)) {
-    throw new Error(`entry ${JSON.stringify(entry)} resolves outside the package (${file})`);
-  }
-  return require(file);
+  return file;
+}
+
+export function loadModule(p: Planned): unknown {
+  return require(resolveEntry(p));
 }
 
 export function pickExport(p: Planned, mod: unknown): unknown {
@@ -98,9 +108,12 @@ export function loggerFor(name: string): InstrumentorLogger {
 /** Turns the instrumentor on; returns what it made, or throws with the reason. */
 export function activate(p: Planned, ctx: ActivationContext): Loaded[] {
   const config = ctx.configFor(p.name);
+  // Always a provider, so an instrumentor need not test for one: the API's no-op one while metrics are off.
+  const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
+  const meterProvider = ctx.meterProvider ?? api.metrics.getMeterProvider();
   const options: InstrumentOptions = {
-    tracerProvider: ctx.tracerProvider,
-    meterProvider: ctx.meterProvider,
+    tracerProvider: ctx.tracerProvider as InstrumentOptions['tracerProvider'],
+    meterProvider: meterProvider as InstrumentOptions['meterProvider'],
     config,
     logger: loggerFor(p.name),
   };

@@ -2,14 +2,17 @@
 // own. It runs at the start of every process, so each folder's scan is cached and reused while the folder's
 // modification time (and its @scope folders') is unchanged: npm, pnpm and yarn add, remove and replace
 // packages by renaming entries in these folders, which updates them. A warm start is then a few stat calls.
+// The one case that changes a package without touching its folder's entries is a linked package (a
+// workspace, `npm link`, `file:`): a symlink to a folder outside any node_modules, edited in place. Those
+// are re-validated by their package.json's modification time.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CATALOG, type CatalogEntry } from './catalog';
 import * as log from './log';
-import { fromCatalog, type Manifest, readField } from './manifest';
+import { fromCatalog, isBuiltinTarget, type Manifest, readField } from './manifest';
 
-const CACHE_FORMAT = 2;
+const CACHE_FORMAT = 3;
 
 interface PackageInfo {
   version: string;
@@ -20,6 +23,8 @@ interface PackageInfo {
 interface FolderScan {
   mtimeMs: number;
   scopes: Record<string, number>;
+  /** package.json modification time of each linked package (symlinked from outside any node_modules). */
+  linked: Record<string, number>;
   packages: Record<string, PackageInfo>;
   problems: string[];
 }
@@ -27,6 +32,8 @@ interface FolderScan {
 interface CacheFile {
   format: number;
   folders: Record<string, FolderScan>;
+  /** `range\0version` → inside the range; null when the range does not parse. */
+  ranges?: Record<string, boolean | null>;
 }
 
 export interface Candidate {
@@ -47,6 +54,8 @@ export interface Discovery {
   problems: string[];
   /** Installed version of a target as the app would resolve it; builtins report Node's version. */
   installedVersion(target: string): string | null;
+  /** Whether `version` is inside `range` (prereleases included); throws when `range` does not parse. */
+  satisfies(version: string, range: string): boolean;
   cacheFile?: string;
   /** How the scan went: how many folders came from the cache. */
   stats: { folders: number; fromCache: number; packagesRead: number };
@@ -97,8 +106,23 @@ function ownFolders(ownRoot: string): string[] {
   return out;
 }
 
-function uniq(list: string[]): string[] {
-  return [...new Set(list)];
+function realOf(p: string): string {
+  try {
+    return fs.realpathSync.native(p);
+  } catch {
+    return p;
+  }
+}
+
+/** Drops folders already listed under another path (NODE_PATH through a symlink, a linked workspace). */
+function uniqReal(list: string[]): string[] {
+  const seen = new Set<string>();
+  return list.filter((f) => {
+    const real = realOf(f);
+    if (seen.has(real)) return false;
+    seen.add(real);
+    return true;
+  });
 }
 
 function mtimeOf(p: string): number | undefined {
@@ -109,8 +133,22 @@ function mtimeOf(p: string): number | undefined {
   }
 }
 
-function readPackage(dir: string, name: string, scan: FolderScan): void {
+const NODE_MODULES_SEGMENT = `${path.sep}node_modules${path.sep}`;
+
+function readPackage(dir: string, name: string, scan: FolderScan, isLink: boolean): void {
   const file = path.join(dir, 'package.json');
+  if (isLink) {
+    // pnpm's links point into its content-addressed store (…/node_modules/.pnpm/…/node_modules/x), whose
+    // folders never change in place; a link anywhere else is a working copy that may.
+    try {
+      if (!fs.realpathSync.native(dir).includes(NODE_MODULES_SEGMENT)) {
+        const m = mtimeOf(file);
+        if (m !== undefined) scan.linked[name] = m;
+      }
+    } catch {
+      // Dangling: reported below when package.json cannot be read.
+    }
+  }
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -140,11 +178,16 @@ function readPackage(dir: string, name: string, scan: FolderScan): void {
   scan.packages[name] = info;
 }
 
+function byName(a: fs.Dirent, b: fs.Dirent): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
 function scanFolder(folder: string, mtimeMs: number): FolderScan {
-  const scan: FolderScan = { mtimeMs, scopes: {}, packages: {}, problems: [] };
+  const scan: FolderScan = { mtimeMs, scopes: {}, linked: {}, packages: {}, problems: [] };
   let entries: fs.Dirent[];
   try {
-    entries = fs.readdirSync(folder, { withFileTypes: true });
+    // Sorted: readdir order depends on the file system, and discovery order decides which copy wins.
+    entries = fs.readdirSync(folder, { withFileTypes: true }).sort(byName);
   } catch (err) {
     scan.problems.push(
       `cannot read ${folder}: ${(err as NodeJS.ErrnoException).code ?? log.reason(err)} — its packages are not searched`,
@@ -157,7 +200,7 @@ function scanFolder(folder: string, mtimeMs: number): FolderScan {
     if (entry.name.startsWith('@')) {
       let scoped: fs.Dirent[];
       try {
-        scoped = fs.readdirSync(full, { withFileTypes: true });
+        scoped = fs.readdirSync(full, { withFileTypes: true }).sort(byName);
         scan.scopes[entry.name] = fs.statSync(full).mtimeMs;
       } catch (err) {
         scan.problems.push(
@@ -168,10 +211,10 @@ function scanFolder(folder: string, mtimeMs: number): FolderScan {
       for (const s of scoped) {
         if (s.name.startsWith('.')) continue;
         if (s.isDirectory() || s.isSymbolicLink())
-          readPackage(path.join(full, s.name), `${entry.name}/${s.name}`, scan);
+          readPackage(path.join(full, s.name), `${entry.name}/${s.name}`, scan, s.isSymbolicLink());
       }
     } else if (entry.isDirectory() || entry.isSymbolicLink()) {
-      readPackage(full, entry.name, scan);
+      readPackage(full, entry.name, scan, entry.isSymbolicLink());
     }
   }
   return scan;
@@ -181,6 +224,9 @@ function isFresh(scan: FolderScan | undefined, folder: string, mtimeMs: number):
   if (!scan || scan.mtimeMs !== mtimeMs) return false;
   for (const [scope, m] of Object.entries(scan.scopes)) {
     if (mtimeOf(path.join(folder, scope)) !== m) return false;
+  }
+  for (const [name, m] of Object.entries(scan.linked ?? {})) {
+    if (mtimeOf(path.join(folder, name, 'package.json')) !== m) return false;
   }
   return true;
 }
@@ -195,14 +241,16 @@ function hashOf(text: string): string {
   return (h >>> 0).toString(16);
 }
 
-function cachePath(options: DiscoverOptions, appFolders: string[], all: string[]): string | undefined {
+/** In the app's nearest node_modules (never a NODE_PATH folder, which may be shared), else the temp folder. */
+function cachePath(options: DiscoverOptions, nearest: string | undefined, all: string[]): string | undefined {
   if (options.cacheDir === false) return undefined;
   const key = hashOf(all.join('\n'));
   const dir =
     options.cacheDir ??
-    (appFolders[0]
-      ? path.join(appFolders[0], '.cache', 'otel-run')
-      : path.join(os.tmpdir(), `otel-run-${os.userInfo().uid}`));
+    (nearest
+      ? path.join(nearest, '.cache', 'otel-run')
+      : // process.getuid, not os.userInfo(): that throws for a uid with no passwd entry (OpenShift's random uids).
+        path.join(os.tmpdir(), `otel-run-${process.getuid?.() ?? 'user'}`));
   return path.join(dir, `discovery-${key}.json`);
 }
 
@@ -239,6 +287,21 @@ function ensureCacheDir(file: string | undefined): void {
   }
 }
 
+type RangeClass = new (
+  range: string,
+  options?: { includePrerelease?: boolean },
+) => { test(version: string): boolean };
+let RangeCtor: RangeClass | undefined;
+
+function checkRange(version: string, range: string): boolean | null {
+  RangeCtor ??= require('semver/classes/range') as RangeClass;
+  try {
+    return new RangeCtor(range, { includePrerelease: true }).test(version);
+  } catch {
+    return null;
+  }
+}
+
 let catalogByPackage: Map<string, CatalogEntry> | undefined;
 
 function catalogEntry(pkg: string): CatalogEntry | undefined {
@@ -256,10 +319,22 @@ export function discover(options: DiscoverOptions = {}): Discovery {
     .filter(Boolean)
     .map((p) => path.resolve(cwd, p))
     .filter(isDir);
-  const appFolders = uniq([...starts.flatMap(resolutionFolders), ...nodePath]);
-  const own = options.ownRoot ? ownFolders(options.ownRoot).filter((f) => !appFolders.includes(f)) : [];
+  const onPath = starts.flatMap(resolutionFolders);
+  const resolution = uniqReal([...onPath, ...nodePath]);
+  // pnpm keeps the app's transitive dependencies out of node_modules, in node_modules/.pnpm/node_modules
+  // (its default hoist-pattern "*"): a library an instrumentor targets is often only there (pg-pool under
+  // pg, @smithy/* under the AWS SDK). Searched last, so the app's direct dependencies come first, as npm's
+  // hoisting would have them.
+  const appFolders = uniqReal([
+    ...resolution,
+    ...resolution.map((f) => path.join(f, '.pnpm', 'node_modules')).filter(isDir),
+  ]);
+  const appReal = new Set(appFolders.map(realOf));
+  const own = options.ownRoot
+    ? uniqReal(ownFolders(options.ownRoot)).filter((f) => !appReal.has(realOf(f)))
+    : [];
 
-  const file = cachePath(options, appFolders, [...appFolders, ...own]);
+  const file = cachePath(options, onPath[0], [...appFolders, ...own]);
   ensureCacheDir(file);
   const cache = readCache(file) ?? { format: CACHE_FORMAT, folders: {} };
   let dirty = false;
@@ -291,6 +366,9 @@ export function discover(options: DiscoverOptions = {}): Discovery {
     if (!scan) return;
     problems.push(...scan.problems);
     for (const [name, info] of Object.entries(scan.packages)) {
+      // Most packages are neither instrumentors nor the reference: skip them before any path work (#8: this
+      // loop runs over every package on every start, ~5 ms of a warm start on 2,000 packages otherwise).
+      if (info.field === undefined && name !== AUTO_INSTRUMENTATIONS && !catalogEntry(name)) continue;
       const dir = path.join(folder, name);
       const base = { package: name, version: info.version, dir, nodeModules: folder, fromApp };
       if (info.field !== undefined) {
@@ -299,19 +377,31 @@ export function discover(options: DiscoverOptions = {}): Discovery {
       }
       const entry = catalogEntry(name);
       if (entry) candidates.push({ ...base, manifest: fromCatalog(entry) });
-      // Its instrumentations may sit in its own node_modules (pnpm, or a version conflict).
+      // Its instrumentations may sit in its own node_modules (a version conflict) or, with pnpm, beside its
+      // real folder in the store (…/.pnpm/@opentelemetry+auto-instrumentations-node@x/node_modules).
       if (name === AUTO_INSTRUMENTATIONS) {
-        const nested = path.join(dir, 'node_modules');
-        if (isDir(nested) && !extra.includes(nested)) extra.push(nested);
+        const real = realOf(dir);
+        const store = path.dirname(path.dirname(real));
+        for (const f of [path.join(dir, 'node_modules'), store]) {
+          if (path.basename(f) !== 'node_modules' || !isDir(f)) continue;
+          const r = realOf(f);
+          if (!extraReal.has(r) && !appReal.has(r)) {
+            extraReal.add(r);
+            extra.push(f);
+          }
+        }
       }
     }
   };
   const extra: string[] = [];
+  const extraReal = new Set(own.map(realOf));
+  // An auto-instrumentations-node the app installed comes before otel-run's own install, as the app's other
+  // packages do; one otel-run's install holds comes after it.
   for (const f of appFolders) visit(f, true);
+  let i = 0;
+  for (; i < extra.length; i++) visit(extra[i] as string, true);
   for (const f of own) visit(f, false);
-  for (let i = 0; i < extra.length; i++) visit(extra[i] as string, false);
-
-  if (dirty && file) writeCache(file, cache);
+  for (; i < extra.length; i++) visit(extra[i] as string, false);
 
   const versions = new Map<string, string | null>();
   const installedVersion = (target: string): string | null => {
@@ -328,5 +418,45 @@ export function discover(options: DiscoverOptions = {}): Discovery {
     return found;
   };
 
-  return { appFolders, ownFolders: own, candidates, problems, installedVersion, cacheFile: file, stats };
+  // Range checks are remembered with the scans: loading semver and parsing ranges costs ~20 ms, and the
+  // answer for a (range, version) pair never changes. Every check plan() will ask for is made here, so a warm
+  // start loads no semver at all.
+  cache.ranges ??= {};
+  const ranges = cache.ranges;
+  const satisfies = (version: string, range: string): boolean => {
+    if (range.trim() === '*' || range.trim() === '') return true;
+    const key = `${range}\u0000${version}`;
+    let ok = ranges[key];
+    if (ok === undefined) {
+      ok = checkRange(version, range);
+      ranges[key] = ok;
+      dirty = true;
+    }
+    if (ok === null) throw new Error(`${JSON.stringify(range)} is not a semver range`);
+    return ok;
+  };
+  for (const c of candidates) {
+    for (const [module, range] of Object.entries(c.manifest.targets)) {
+      const installed = isBuiltinTarget(module) ? process.versions.node : installedVersion(module);
+      if (installed === null && c.manifest.source !== 'field') continue;
+      try {
+        satisfies(installed ?? '0.0.0', range);
+      } catch {
+        // Remembered as invalid; plan() reports it.
+      }
+    }
+  }
+
+  if (dirty && file) writeCache(file, cache);
+
+  return {
+    appFolders,
+    ownFolders: own,
+    candidates,
+    problems,
+    installedVersion,
+    satisfies,
+    cacheFile: file,
+    stats,
+  };
 }

@@ -21,23 +21,34 @@ export interface Manifest {
   invalid?: string;
 }
 
-const NAME = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9._-]+)?$/i;
+// Lowercase, as upstream's names are: enable/disable lists compare names exactly.
+const NAME = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9._-]+)?$/;
 const PREFIXES = [
   'otel-instrumentor-',
   'otel-instrumentation-',
   'opentelemetry-instrumentation-',
   'instrumentation-',
 ];
-const SUFFIXES = ['-otel-instrumentor', '-instrumentor', '-instrumentation', '-otel'];
+const SUFFIXES = [
+  '-otel-instrumentors',
+  '-otel-instrumentor',
+  '-instrumentors',
+  '-instrumentor',
+  '-instrumentations',
+  '-instrumentation',
+  '-otel',
+];
 
 /**
  * `@opentelemetry/instrumentation-pg` → `pg` (the name upstream uses), `otel-instrumentor-foo` → `foo`,
  * `@acme/foo-instrumentor` → `foo`; anything else → the package name without its scope.
  */
 export function deriveName(packageName: string): string {
-  let name = packageName.replace(/^@[^/]+\//, '');
-  for (const p of PREFIXES) if (name.startsWith(p) && name.length > p.length) name = name.slice(p.length);
-  for (const s of SUFFIXES) if (name.endsWith(s) && name.length > s.length) name = name.slice(0, -s.length);
+  let name = packageName.replace(/^@[^/]+\//, '').toLowerCase();
+  const p = PREFIXES.find((x) => name.startsWith(x) && name.length > x.length);
+  if (p) name = name.slice(p.length);
+  const s = SUFFIXES.find((x) => name.endsWith(x) && name.length > x.length);
+  if (s) name = name.slice(0, -s.length);
   return name;
 }
 
@@ -47,6 +58,13 @@ export function normaliseTarget(name: string): string {
 
 export function isBuiltinTarget(name: string): boolean {
   return isBuiltin(name);
+}
+
+const PACKAGE_NAME = /^(@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/i;
+
+/** What the require hook can match: a package name, or a builtin (`node:http`, `fs/promises`). */
+function isTargetName(name: string): boolean {
+  return isBuiltin(name) || PACKAGE_NAME.test(name);
 }
 
 function checkEntry(entry: unknown): string | undefined {
@@ -78,7 +96,10 @@ function fromObject(packageName: string, raw: unknown, index: number, count: num
   const problems: string[] = [];
   if (field.name !== undefined) {
     if (typeof field.name === 'string' && NAME.test(field.name)) manifest.name = field.name;
-    else problems.push(`name ${JSON.stringify(field.name)} is not a valid name (letters, digits, . _ -)`);
+    else
+      problems.push(
+        `name ${JSON.stringify(field.name)} is not a valid name (lowercase letters, digits, . _ -)`,
+      );
   }
   if (field.entry !== undefined) {
     const bad = checkEntry(field.entry);
@@ -98,6 +119,12 @@ function fromObject(packageName: string, raw: unknown, index: number, count: num
       problems.push('instruments must be an object of module name to semver range');
     } else {
       for (const [target, range] of Object.entries(field.instruments as Record<string, unknown>)) {
+        if (!isTargetName(target)) {
+          problems.push(
+            `instruments key ${JSON.stringify(target)} must be a package name (not a path inside one) or a Node builtin`,
+          );
+          continue;
+        }
         if (typeof range !== 'string') {
           problems.push(`instruments[${JSON.stringify(target)}] must be a semver range string`);
           continue;

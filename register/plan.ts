@@ -3,17 +3,10 @@
 // instrumentor's code: Python's opentelemetry-instrument checks the target library first, and so do we.
 import type { Candidate, Discovery } from './discover';
 import { isBuiltinTarget } from './manifest';
+import type { InstrumentorStatus } from './protocol';
 import type { Settings } from './settings';
 
-export type Status =
-  | 'enabled'
-  | 'disabled'
-  | 'disabled-by-default'
-  | 'target-not-installed'
-  | 'version-mismatch'
-  | 'invalid'
-  | 'failed'
-  | 'duplicate';
+export type Status = InstrumentorStatus;
 
 export interface TargetState {
   module: string;
@@ -31,26 +24,25 @@ export interface Planned {
   reason: string;
 }
 
-let satisfiesFn: ((version: string, range: string) => boolean) | undefined;
-
-function satisfies(version: string, range: string): boolean {
-  if (range.trim() === '*' || range.trim() === '') return true;
-  // Loaded only when a real range has to be checked: the full `semver` index costs ~10 ms.
-  satisfiesFn ??= require('semver/functions/satisfies') as (v: string, r: string, o?: object) => boolean;
-  try {
-    return (satisfiesFn as (v: string, r: string, o?: object) => boolean)(version, range, {
-      includePrerelease: true,
-    });
-  } catch {
-    return false;
-  }
-}
-
-function targetStates(c: Candidate, discovery: Discovery): TargetState[] {
-  return Object.entries(c.manifest.targets).map(([module, range]) => {
+/** The target states, and the reason a range is unusable (a typo must not read as "version outside range"). */
+function targetStates(c: Candidate, discovery: Discovery): { states: TargetState[]; problem?: string } {
+  const states: TargetState[] = [];
+  let problem: string | undefined;
+  for (const [module, range] of Object.entries(c.manifest.targets)) {
     const installed = isBuiltinTarget(module) ? process.versions.node : discovery.installedVersion(module);
-    return { module, range, installed, ok: installed !== null && satisfies(installed, range) };
-  });
+    let ok = false;
+    try {
+      // A third party's range is checked even when its target is absent, so `list` shows a typo; the
+      // catalog's are known good. discover() has made (and cached) every check asked here.
+      if (installed !== null || c.manifest.source === 'field')
+        ok = discovery.satisfies(installed ?? '0.0.0', range);
+      ok &&= installed !== null;
+    } catch {
+      problem ??= `instruments[${JSON.stringify(module)}]: ${JSON.stringify(range)} is not a semver range`;
+    }
+    states.push({ module, range, installed, ok });
+  }
+  return { states, problem };
 }
 
 export interface PlanOptions {
@@ -60,41 +52,53 @@ export interface PlanOptions {
   metricsEnabled?: boolean;
 }
 
+/**
+ * Which candidate owns each name: a package that declares the field wins over a catalog row (it was
+ * installed on purpose, possibly to replace the contrib one); otherwise the first in discovery order, i.e.
+ * nearest to the app, then otel-run's own install, then by package name.
+ */
+function owners(candidates: readonly Candidate[], usable: (c: Candidate) => boolean): Map<string, Candidate> {
+  const owner = new Map<string, Candidate>();
+  for (const c of candidates) {
+    if (!usable(c)) continue;
+    const current = owner.get(c.manifest.name);
+    if (!current || (current.manifest.source === 'catalog' && c.manifest.source === 'field'))
+      owner.set(c.manifest.name, c);
+  }
+  return owner;
+}
+
 export function plan(discovery: Discovery, options: PlanOptions): Planned[] {
   const env = options.env ?? process.env;
   const enabled = options.settings.enabledInstrumentations;
   const disabled = new Set(options.settings.disabledInstrumentations);
-  const taken = new Map<string, Planned>();
-  const seenPackages = new Map<string, Planned>();
+  const checked = new Map(discovery.candidates.map((c) => [c, targetStates(c, discovery)]));
+  // An invalid manifest claims no name, so a good copy further away still runs.
+  const owner = owners(discovery.candidates, (c) => !c.manifest.invalid && !checked.get(c)?.problem);
   const out: Planned[] = [];
 
-  // Nearest to the app first (discovery order), so a copy the app installed wins over otel-run's own; within
-  // one package, a field-based manifest was already preferred over the catalog by discovery.
   for (const c of discovery.candidates) {
     const m = c.manifest;
     const p: Planned = { name: m.name, candidate: c, targets: [], status: 'enabled', reason: '' };
     out.push(p);
-    const key = `${c.package}#${m.name}`;
-    const samePackage = seenPackages.get(key);
-    if (m.invalid) {
+    const { states, problem } = checked.get(c) ?? targetStates(c, discovery);
+    p.targets = states;
+    if (m.invalid || problem) {
       p.status = 'invalid';
-      p.reason = m.invalid;
+      p.reason = [m.invalid, problem].filter(Boolean).join('; ');
       continue;
     }
-    if (samePackage) {
+    const first = owner.get(m.name);
+    if (first && first !== c) {
       p.status = 'duplicate';
-      p.reason = `another copy of ${c.package} (${samePackage.candidate.version}) in ${samePackage.candidate.nodeModules} is used`;
+      p.reason =
+        first.dir === c.dir
+          ? `the name ${m.name} is given twice in this package's otelInstrumentor; the first is used`
+          : first.package === c.package
+            ? `another copy of ${c.package} (${first.version}, in ${first.nodeModules}) is used`
+            : `the name ${m.name} belongs to ${first.package} (${first.nodeModules})`;
       continue;
     }
-    const other = taken.get(m.name);
-    if (other) {
-      p.status = 'duplicate';
-      p.reason = `the name ${m.name} is already taken by ${other.candidate.package} in ${other.candidate.nodeModules}`;
-      continue;
-    }
-    seenPackages.set(key, p);
-    taken.set(m.name, p);
-    p.targets = targetStates(c, discovery);
     if (disabled.has(m.name)) {
       p.status = 'disabled';
       p.reason = 'named in the disabled list';

@@ -1,6 +1,7 @@
 // The public instrumentor protocol: what a package puts in its package.json under "otelInstrumentor" and
 // what its export may be. Documented in docs/instrumentor-protocol.md; importable as `otel-run/protocol`.
 // Types only, plus one tiny helper: this file is loaded by instrumentor packages, so it must stay free.
+import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 
 /** The long form of the "otelInstrumentor" field. */
 export interface InstrumentorField {
@@ -21,10 +22,10 @@ export type InstrumentorFieldValue = string | InstrumentorField | Array<string |
 
 /** What `instrument()` receives. */
 export interface InstrumentOptions {
-  /** The global tracer provider otel-run registered (an @opentelemetry/api TracerProvider). */
-  tracerProvider: unknown;
+  /** The tracer provider otel-run registered: make spans with `tracerProvider.getTracer(name, version)`. */
+  tracerProvider: TracerProvider;
   /** The meter provider, or a no-op one while metrics are off. */
-  meterProvider: unknown;
+  meterProvider: MeterProvider;
   /** This instrumentor's options from the config file (`instrumentations.<name>`), `{}` when none. */
   config: Record<string, unknown>;
   /** Writes to stderr with an `otel-run: <name>:` prefix; debug lines only under OTEL_LOG_LEVEL=debug. */
@@ -55,7 +56,7 @@ export interface OtelInstrumentation {
 }
 
 /**
- * Types a plain instrumentor for authors, and brands it so otel-run never mistakes it for a factory.
+ * Types a plain instrumentor for authors (an identity function: it adds nothing at run time).
  *
  * ```js
  * module.exports = defineInstrumentor({
@@ -66,4 +67,33 @@ export interface OtelInstrumentation {
  */
 export function defineInstrumentor<T extends Instrumentor>(instrumentor: T): T {
   return instrumentor;
+}
+
+/** Status of an instrumentor in `otel-run list --json` (and in the preload's decision). */
+export type InstrumentorStatus =
+  | 'enabled'
+  | 'disabled'
+  | 'disabled-by-default'
+  | 'target-not-installed'
+  | 'version-mismatch'
+  | 'invalid'
+  | 'failed'
+  | 'duplicate';
+
+/** One element of the array `otel-run list --json` prints. */
+export interface ListEntry {
+  /** The name used in enable/disable lists and in the config file. */
+  name: string;
+  /** The npm package it comes from, and that package's version. */
+  package: string;
+  version: string;
+  /** `field`: the package's "otelInstrumentor"; `catalog`: otel-run's table of the contrib packages. */
+  source: 'field' | 'catalog';
+  /** The package folder as found (may be a symlink, as in pnpm layouts). */
+  dir: string;
+  /** Each target module with the range supported and the version the app would load, or null. */
+  targets: { module: string; range: string; installed: string | null }[];
+  status: InstrumentorStatus;
+  /** Why it has that status, in a sentence; never empty. */
+  reason: string;
 }

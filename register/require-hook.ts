@@ -50,14 +50,27 @@ function install(): void {
   installed = true;
   const Module = require('node:module') as { prototype: { require: (id: string) => unknown } };
   const original = Module.prototype.require;
+  // Names whose require is being re-dispatched through hooks installed meanwhile: those hooks call this one
+  // again, which must then just proceed — firing again (a callback may re-arm its own name) would recurse.
+  const dispatching = new Set<string>();
   const hook = function otelRunRequire(this: { filename?: string }, id: string) {
     if (pending.size !== 0 && typeof id === 'string') {
       const name = moduleNameOf(id);
-      if (name !== undefined && pending.has(name)) {
+      if (name !== undefined && pending.has(name) && !dispatching.has(name)) {
+        const before = Module.prototype.require;
         fire(name, this?.filename);
         const current = Module.prototype.require;
-        // biome-ignore lint/complexity/noArguments: require's arity must be passed through unchanged
-        if (current !== hook) return current.apply(this, arguments as unknown as [string]);
+        // Only when a callback installed a hook (an instrumentation's require-in-the-middle): dispatching
+        // through hooks that were already there would run them twice for one require.
+        if (current !== before) {
+          dispatching.add(name);
+          try {
+            // biome-ignore lint/complexity/noArguments: require's arity must be passed through unchanged
+            return current.apply(this, arguments as unknown as [string]);
+          } finally {
+            dispatching.delete(name);
+          }
+        }
       }
     }
     // biome-ignore lint/complexity/noArguments: as above

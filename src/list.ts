@@ -4,19 +4,12 @@ import { Command } from 'commander';
 import { loadModule, pickExport } from '../register/activate';
 import { discover } from '../register/discover';
 import { type Planned, plan } from '../register/plan';
+import type { ListEntry } from '../register/protocol';
 import { readSettings } from '../register/settings';
 import { OWN_ROOT } from '../register/shared';
+import { metricsOn } from '../register/signal-settings';
 
-export interface ListEntry {
-  name: string;
-  package: string;
-  version: string;
-  source: 'field' | 'catalog';
-  dir: string;
-  targets: { module: string; range: string; installed: string | null }[];
-  status: Planned['status'];
-  reason: string;
-}
+export type { ListEntry };
 
 /** Loads each enabled instrumentor's module (without enabling it) so a broken one shows as `failed`. */
 function checkLoads(planned: Planned[]): void {
@@ -37,7 +30,7 @@ function checkLoads(planned: Planned[]): void {
 export function listInstrumentors(cwd: string, env: NodeJS.ProcessEnv): ListEntry[] {
   const settings = readSettings(env);
   const discovery = discover({ cwd, nodePath: env.NODE_PATH, ownRoot: OWN_ROOT });
-  const planned = plan(discovery, { settings, env });
+  const planned = plan(discovery, { settings, env, metricsEnabled: metricsOn(settings) });
   checkLoads(planned);
   return planned.map((p) => ({
     name: p.name,
@@ -58,7 +51,16 @@ export function listInstrumentors(cwd: string, env: NodeJS.ProcessEnv): ListEntr
 }
 
 function table(entries: ListEntry[]): string {
-  const order: Record<string, number> = { enabled: 0, failed: 1, invalid: 2, 'version-mismatch': 3 };
+  const order: Record<string, number> = {
+    enabled: 0,
+    failed: 1,
+    invalid: 2,
+    'version-mismatch': 3,
+    duplicate: 4,
+    disabled: 5,
+    'disabled-by-default': 6,
+    'target-not-installed': 7,
+  };
   const rows = [...entries]
     .sort((a, b) => (order[a.status] ?? 9) - (order[b.status] ?? 9) || a.name.localeCompare(b.name))
     .map((e) => [
