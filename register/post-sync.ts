@@ -23,7 +23,12 @@ const { workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const { url, headers, body, ca, cert, key, state } = workerData;
 const flag = new Int32Array(state, 0, 2);
-function done(code, status) {
+const text = new Uint8Array(state, 8);
+function done(code, status, reason) {
+  if (reason) {
+    const bytes = Buffer.from(String(reason).split('\\n')[0], 'utf8').subarray(0, text.length);
+    text.set(bytes);
+  }
   Atomics.store(flag, 1, status);
   Atomics.store(flag, 0, code);
   Atomics.notify(flag, 0);
@@ -38,19 +43,22 @@ try {
   const req = mod.request(u, options, (res) => {
     res.resume();
     res.on('end', () => done(1, res.statusCode || 0));
-    res.on('error', () => done(2, res.statusCode || 0));
+    res.on('error', (err) => done(2, res.statusCode || 0, err && err.message));
   });
-  req.on('error', (err) => done(2, 0));
+  req.on('error', (err) => done(2, 0, err && err.message));
   req.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
 } catch (err) {
-  done(2, 0);
+  done(2, 0, err && err.message);
 }
 `;
 
+/** Room for the worker's one-line reason (an error message: host and port, never headers). */
+const REASON_BYTES = 240;
+
 export function postSync(request: SyncRequest, timeoutMs: number): SyncOutcome {
-  if (timeoutMs <= 0) return { ok: false, reason: 'no time left' };
+  if (timeoutMs <= 0) return { ok: false, reason: 'the flush time (OTEL_RUN_FLUSH_TIMEOUT) was used up' };
   const { Worker } = require('node:worker_threads') as typeof import('node:worker_threads');
-  const state = new SharedArrayBuffer(8);
+  const state = new SharedArrayBuffer(8 + REASON_BYTES);
   const flag = new Int32Array(state, 0, 2);
   let worker: WorkerType;
   try {
@@ -72,5 +80,10 @@ export function postSync(request: SyncRequest, timeoutMs: number): SyncOutcome {
   if (result === 'timed-out' && code === 0) return { ok: false, reason: `no answer within ${timeoutMs} ms` };
   const status = Atomics.load(flag, 1);
   if (code === 1 && status >= 200 && status < 300) return { ok: true, status };
-  return { ok: false, reason: status ? `HTTP ${status}` : 'connection failed' };
+  if (status) return { ok: false, reason: `HTTP ${status}` };
+  const bytes = new Uint8Array(state, 8);
+  const end = bytes.indexOf(0);
+  // Copied out: TextDecoder refuses views of shared memory.
+  const said = Buffer.from(bytes.slice(0, end === -1 ? bytes.length : end)).toString('utf8');
+  return { ok: false, reason: said || 'connection failed' };
 }

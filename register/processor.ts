@@ -2,6 +2,11 @@
 // thing the SDK's cannot do: hand over every span it still holds, synchronously, when the process is about
 // to end (`takePending`). The SDK's keeps its queue private, and a flush that needs the event loop cannot run
 // inside process.on('exit').
+//
+// Memory stays bounded whatever the exporter does: at most `maxQueueSize` spans wait in the queue and one
+// batch is in flight, as in the SDK's processor. While an export is outstanding (a slow, hanging or retrying
+// endpoint), new spans queue up and, once the queue is full, are dropped and counted, never piled up in
+// concurrent requests.
 import type { Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { ExporterSlot } from './exporters';
@@ -16,12 +21,27 @@ export interface BatchOptions {
 
 const SAMPLED = 1;
 
+type Waiter = { upTo: number; resolve: () => void };
+
+/** Runs `fn` with tracing suppressed, so the export's own requests are never traced (and exported, and...). */
+function untraced(fn: () => void): void {
+  const { context } = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
+  const { suppressTracing } = require('@opentelemetry/core') as typeof import('@opentelemetry/core');
+  context.with(suppressTracing(context.active()), fn);
+}
+
 export class BatchProcessor implements SpanProcessor {
   private queue: ReadableSpan[] = [];
-  private readonly inFlight = new Set<ReadableSpan[]>();
+  private inFlight: ReadableSpan[] | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private waiters: Array<() => void> = [];
+  private waiters: Waiter[] = [];
   private stopped = false;
+  /** Spans accepted into the queue, and spans done with (exported, failed or taken): waiters compare them. */
+  private accepted = 0;
+  private settled = 0;
+  /** The flush in progress exports back to back until this many spans are settled. */
+  private flushUpTo = 0;
+  private droppedReported = 0;
   dropped = 0;
   exported = 0;
   failed = 0;
@@ -36,39 +56,52 @@ export class BatchProcessor implements SpanProcessor {
   onEnd(span: ReadableSpan): void {
     if (this.stopped || (span.spanContext().traceFlags & SAMPLED) === 0) return;
     if (this.queue.length >= this.options.maxQueueSize) {
-      // Bounded memory under a burst: new spans are dropped, and counted.
+      // Bounded memory under a burst or a dead endpoint: new spans are dropped, and counted.
       if (this.dropped++ === 0)
-        log.debug(`span queue full (${this.options.maxQueueSize}): dropping new spans`);
+        log.debug(`span queue full (${this.options.maxQueueSize}): dropping new spans until it drains`);
       return;
     }
     this.queue.push(span);
-    if (this.queue.length >= this.options.maxExportBatchSize) this.exportBatch();
+    this.accepted++;
+    if (this.queue.length >= this.options.maxExportBatchSize) this.next();
     else this.schedule();
   }
 
   private schedule(): void {
-    if (this.timer) return;
+    if (this.timer || this.inFlight) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.exportBatch();
+      this.next();
     }, this.options.scheduleDelay);
     // The timer must never keep the app alive: the exit paths flush what is left.
     this.timer.unref();
   }
 
-  private exportBatch(): void {
+  /** Starts the next export unless one is outstanding (it calls back here when it ends). */
+  private next(): void {
+    if (this.inFlight) return;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     if (this.queue.length === 0) {
       this.settle();
       return;
     }
-    const batch = this.queue.splice(0, this.options.maxExportBatchSize);
-    this.inFlight.add(batch);
+    this.exportBatch(this.queue.splice(0, this.options.maxExportBatchSize));
+  }
+
+  private exportBatch(batch: ReadableSpan[]): void {
+    this.inFlight = batch;
     let finished = false;
     const finish = (ok: boolean, why?: string) => {
       if (finished) return;
       finished = true;
       clearTimeout(guard);
-      this.inFlight.delete(batch);
+      // takePending may have claimed the batch (and settled it) while it was out.
+      if (this.inFlight !== batch) return;
+      this.inFlight = undefined;
+      this.settled += batch.length;
       if (ok) this.exported += batch.length;
       else {
         this.failed += batch.length;
@@ -76,7 +109,9 @@ export class BatchProcessor implements SpanProcessor {
           `exporting spans (${this.slot.label}) failed: ${why ?? 'unknown error'} — those spans are dropped`,
         );
       }
-      if (this.queue.length >= this.options.maxExportBatchSize) this.exportBatch();
+      this.reportDropped();
+      if (this.queue.length >= this.options.maxExportBatchSize || (this.flushing() && this.queue.length))
+        this.next();
       else if (this.queue.length) this.schedule();
       this.settle();
     };
@@ -87,9 +122,11 @@ export class BatchProcessor implements SpanProcessor {
     guard.unref();
     const send = () => {
       try {
-        this.slot.exporter().export(batch, (result) => {
-          finish(result.code === 0, result.error ? log.reason(result.error) : undefined);
-        });
+        untraced(() =>
+          this.slot.exporter().export(batch, (result) => {
+            finish(result.code === 0, result.error ? log.reason(result.error) : undefined);
+          }),
+        );
       } catch (err) {
         finish(false, log.reason(err));
       }
@@ -107,42 +144,56 @@ export class BatchProcessor implements SpanProcessor {
     }
   }
 
+  private flushing(): boolean {
+    return this.settled < this.flushUpTo;
+  }
+
+  /** Under debug, how many spans the full queue turned away, once per overflow. */
+  private reportDropped(): void {
+    if (this.dropped === this.droppedReported || !log.isEnabled('debug')) return;
+    log.debug(`${this.dropped - this.droppedReported} spans dropped because the queue was full`);
+    this.droppedReported = this.dropped;
+  }
+
   private settle(): void {
-    if (this.queue.length === 0 && this.inFlight.size === 0) {
-      const waiters = this.waiters;
-      this.waiters = [];
-      for (const w of waiters) w();
+    if (this.waiters.length === 0) return;
+    const idle = this.queue.length === 0 && !this.inFlight;
+    const still: Waiter[] = [];
+    for (const w of this.waiters) {
+      if (idle || this.settled >= w.upTo) w.resolve();
+      else still.push(w);
     }
+    this.waiters = still;
   }
 
   hasPending(): boolean {
-    return this.queue.length > 0 || this.inFlight.size > 0;
+    return this.queue.length > 0 || this.inFlight !== undefined;
   }
 
+  /** Resolves once every span accepted so far is exported or failed (spans ended meanwhile may wait). */
   forceFlush(): Promise<void> {
     if (!this.hasPending()) return Promise.resolve();
     return new Promise((resolve) => {
-      this.waiters.push(resolve);
-      if (this.timer) {
-        clearTimeout(this.timer);
-        this.timer = undefined;
-      }
-      while (this.queue.length) this.exportBatch();
+      this.waiters.push({ upTo: this.accepted, resolve });
+      this.flushUpTo = Math.max(this.flushUpTo, this.accepted);
+      this.next();
     });
   }
 
   /**
-   * Everything not yet confirmed delivered: the queue and the batches whose request has not answered.
-   * Called when no event loop turn is left, so an unanswered request is as good as lost; sending it again may
+   * Everything not yet confirmed delivered: the queue and the batch whose request has not answered. Called
+   * when no event loop turn is left, so an unanswered request is as good as lost; sending it again may
    * duplicate a batch the collector did receive, which is better than losing it (span ids make it harmless
    * to most backends).
    */
   takePending(): ReadableSpan[] {
-    const spans = [...this.inFlight].flat().concat(this.queue);
-    this.inFlight.clear();
+    const spans = (this.inFlight ?? []).concat(this.queue);
+    this.inFlight = undefined;
     this.queue = [];
+    this.settled += spans.length;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.settle();
     return spans;
   }
 

@@ -21,6 +21,39 @@ import type { BatchProcessor } from './processor';
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
+// --- Other signals (#9: metrics, log records, the process span) leave by the same paths as spans. ---
+export interface ExitFlush {
+  /** First, on every way out and before spans are taken (ends the process span). */
+  ending?(why: string): void;
+  hasPending(): boolean;
+  flush(): Promise<void>;
+  /** Delivers what is pending before returning, within `timeoutMs` (the exit and signal paths). */
+  flushSync(why: string, timeoutMs: number): void;
+}
+const exitFlushes: ExitFlush[] = [];
+export function registerExitFlush(flush: ExitFlush): void {
+  exitFlushes.push(flush);
+}
+function endingAll(why: string): void {
+  for (const f of exitFlushes) {
+    try {
+      f.ending?.(why);
+    } catch (err) {
+      log.debug(`${why}: ${log.reason(err)}`);
+    }
+  }
+}
+function flushOthersSync(why: string, remaining: () => number): void {
+  for (const f of exitFlushes) {
+    try {
+      f.flushSync(why, remaining());
+    } catch (err) {
+      log.debug(`${why}: ${log.reason(err)}`);
+    }
+  }
+}
+// --- end of the #9 hook ---
+
 export function installShutdown(processors: BatchProcessor[], budgetMs: number): void {
   let deadline = 0;
   let flushedOnExit = false;
@@ -33,6 +66,7 @@ export function installShutdown(processors: BatchProcessor[], budgetMs: number):
     if (flushedOnExit) return;
     flushedOnExit = true;
     startClock();
+    endingAll(why);
     for (const p of processors) {
       const spans = p.takePending();
       if (spans.length === 0) continue;
@@ -43,21 +77,42 @@ export function installShutdown(processors: BatchProcessor[], budgetMs: number):
         log.warn(`sending the last spans (${p.slot.label}) failed: ${log.reason(err)} — they are lost`);
       }
     }
+    // An exporter that holds spans itself (the terminal view's traces waiting for their root) prints now.
+    for (const p of processors) p.slot.flushHeld?.();
+    flushOthersSync(why, remaining);
     const dropped = processors.reduce((n, p) => n + p.dropped, 0);
     if (dropped) log.debug(`${dropped} spans were dropped because the queue was full`);
   };
 
   let flushing = false;
+  let renew = false;
   process.on('beforeExit', () => {
-    if (flushing || flushedOnExit || !processors.some((p) => p.hasPending())) return;
+    if (flushing || flushedOnExit) return;
+    endingAll('beforeExit');
+    const spansPending = processors.some((p) => p.hasPending());
+    const others = exitFlushes.filter((f) => f.hasPending());
+    if (!spansPending && others.length === 0) return;
+    // The last flush ended in time and the app made spans since (its own beforeExit listener may start more
+    // work): this end gets a whole budget again. Only the app's spans renew it, so it cannot loop.
+    if (renew && spansPending) deadline = 0;
+    renew = false;
     startClock();
     const left = remaining();
     if (left <= 0) return;
     flushing = true;
     const hold = setTimeout(() => {}, left);
-    Promise.all(processors.map((p) => p.forceFlush())).finally(() => {
+    // A flush that fails must not become the app's unhandled rejection (which would end it with code 1).
+    const settled = (flush: () => Promise<void>) =>
+      Promise.resolve()
+        .then(flush)
+        .catch((err) => log.debug(`beforeExit: ${log.reason(err)}`));
+    Promise.all([
+      ...processors.map((p) => settled(() => p.forceFlush())),
+      ...others.map((f) => settled(() => f.flush())),
+    ]).then(() => {
       clearTimeout(hold);
       flushing = false;
+      renew = true;
     });
   });
 
@@ -68,6 +123,7 @@ export function installShutdown(processors: BatchProcessor[], budgetMs: number):
       if (process.listenerCount(signal) > 1) {
         // The app handles this signal: its handler decides if and how the process ends.
         for (const p of processors) p.forceFlush().catch(() => {});
+        for (const f of exitFlushes) f.flush().catch(() => {});
         return;
       }
       flushSync(signal);
