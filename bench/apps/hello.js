@@ -1,0 +1,3 @@
+// Start-up benchmark: the smallest program, so what is measured is the preload's own cost.
+'use strict';
+console.log('hello');
