@@ -10,7 +10,9 @@
     if (process.env.OTEL_SDK_DISABLED !== 'true') {
       try {
         process.stderr.write(
-          'otel-run: Node ' + process.versions.node + ' is older than 20.6 — this process runs untraced\n',
+          'otel-run: not started: Node ' +
+            process.versions.node +
+            ' is older than 20.6 — this process runs untraced\n',
         );
       } catch (e) {}
     }
@@ -19,7 +21,13 @@
   try {
     require('../dist/register/main.js').start();
   } catch (err) {
-    if (process.env.OTEL_RUN_STRICT === 'true' || process.env.OTEL_RUN_STRICT === 'TRUE') throw err;
+    // Strict mode, from the environment or (set by main.js) from a config file: the reason stops the start.
+    if (
+      process.env.OTEL_RUN_STRICT === 'true' ||
+      process.env.OTEL_RUN_STRICT === 'TRUE' ||
+      globalThis[Symbol.for('otel-run.strict')] === true
+    )
+      throw err;
     try {
       process.stderr.write(
         'otel-run: could not start: ' +

@@ -2,14 +2,16 @@
 // the settings, finds instrumentors (cached) and sets one require hook; the SDK and each instrumentor load
 // the first time their library is required. Nothing here may throw into the app.
 import * as path from 'node:path';
-import { activate } from './activate';
+import { readConfig, reportConfigProblems } from './config-preload';
 import { discover } from './discover';
+import { setUpEsm } from './esm';
 import * as log from './log';
 import { type Planned, plan } from './plan';
 import { onFirstRequire } from './require-hook';
-import { createSdk, foreignProviderRegistered, type Sdk } from './sdk';
+import type { Sdk } from './sdk';
 import { readSettings, type Settings } from './settings';
-import { ENV_INSTRUMENTATION_CONFIG, OWN_ROOT, PACKAGE_MANAGERS, VERSION } from './shared';
+import { OWN_ROOT, PACKAGE_MANAGERS, VERSION } from './shared';
+import { metricsOn } from './signal-settings';
 
 const BRAND = Symbol.for('otel-run.register');
 
@@ -18,6 +20,12 @@ interface State {
   planned: Planned[];
   sdk?: Sdk | null;
   active: string[];
+  /** #9: set while the SDK is being built; what is triggered meanwhile runs once it is (`afterSdk`). */
+  creating?: boolean;
+  afterSdk?: Array<() => void>;
+  /** process.env with the config file's settings under it (preload alone), else process.env. */
+  env: NodeJS.ProcessEnv;
+  configFile?: string;
 }
 
 function isPackageManager(argv1: string | undefined): boolean {
@@ -29,37 +37,36 @@ function isPackageManager(argv1: string | undefined): boolean {
   );
 }
 
-function instrumentationConfig(): (name: string) => Record<string, unknown> {
-  const raw = process.env[ENV_INSTRUMENTATION_CONFIG];
-  let all: Record<string, unknown> = {};
-  if (raw) {
-    try {
-      all = JSON.parse(raw) as Record<string, unknown>;
-    } catch (err) {
-      log.warn(
-        `${ENV_INSTRUMENTATION_CONFIG} is not valid JSON (${log.reason(err)}) — instrumentors use their defaults`,
-      );
-    }
-  }
-  return (name) => {
-    const c = all[name];
-    return c && typeof c === 'object' && !Array.isArray(c) ? { ...(c as Record<string, unknown>) } : {};
-  };
-}
-
 function ensureSdk(state: State): Sdk | null {
   if (state.sdk !== undefined) return state.sdk;
   state.sdk = null;
+  // Loaded now, not at start: a process that never makes a span never loads the SDK's modules (#8). An
+  // instrumentor its requires trigger waits for the SDK, as while building it (below).
+  let sdkModule: typeof import('./sdk');
+  state.creating = true;
+  try {
+    sdkModule = require('./sdk') as typeof import('./sdk');
+  } catch (err) {
+    if (state.settings.strict) throw err;
+    log.warn(`setting up tracing failed: ${log.reason(err)} — the app runs untraced`);
+    return null;
+  } finally {
+    state.creating = false;
+  }
+  const { createSdk, foreignProviderRegistered } = sdkModule;
   if (foreignProviderRegistered()) {
     log.warn(
-      'a tracer provider is already registered (another agent, or the app set up OpenTelemetry itself) — otel-run steps aside and instruments nothing',
+      'tracing not set up: a tracer provider is already registered (another agent, or the app set up OpenTelemetry itself) — otel-run steps aside and instruments nothing',
     );
     return null;
   }
   try {
+    // Building the SDK requires modules (the metrics exporters load http): an instrumentor they trigger
+    // waits for the SDK instead of finding none and being skipped for good.
+    state.creating = true;
     state.sdk = createSdk({
       settings: state.settings,
-      explicitLogLevel: process.env.OTEL_LOG_LEVEL !== undefined,
+      explicitLogLevel: state.env.OTEL_LOG_LEVEL !== undefined,
       entry: process.argv[1],
       cwd: process.cwd(),
       version: VERSION,
@@ -67,21 +74,41 @@ function ensureSdk(state: State): Sdk | null {
   } catch (err) {
     if (state.settings.strict) throw err;
     log.warn(`setting up tracing failed: ${log.reason(err)} — the app runs untraced`);
+  } finally {
+    state.creating = false;
   }
+  const waiting = state.afterSdk ?? [];
+  state.afterSdk = undefined;
+  for (const fn of waiting) fn();
   return state.sdk;
 }
 
+/** Runs `fn` once the SDK is built (ensureSdk runs the list). */
+function whenSdk(state: State, fn: () => void): void {
+  if (!state.afterSdk) state.afterSdk = [];
+  state.afterSdk.push(fn);
+}
+
 function activateOne(state: State, p: Planned, configFor: (name: string) => Record<string, unknown>): void {
+  if (state.creating) {
+    whenSdk(state, () => activateOne(state, p, configFor));
+    return;
+  }
   const sdk = ensureSdk(state);
   if (!sdk) return;
   try {
-    activate(p, { tracerProvider: sdk.tracerProvider, meterProvider: undefined, configFor });
+    const { activate } = require('./activate') as typeof import('./activate');
+    activate(p, { tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider, configFor });
     state.active.push(p.name);
     log.debug(`instrumentor ${p.name} (${p.candidate.package}@${p.candidate.version}) enabled`);
   } catch (err) {
     p.status = 'failed';
     p.reason = log.reason(err);
-    if (state.settings.strict) throw err;
+    if (state.settings.strict)
+      throw new Error(
+        `otel-run: instrumentor ${p.name} (${p.candidate.package}@${p.candidate.version}) failed: ${p.reason} (strict mode: instrumentor errors are fatal)`,
+        { cause: err },
+      );
     log.warn(
       `instrumentor ${p.name} (${p.candidate.package}@${p.candidate.version}) failed: ${p.reason} — skipped, the app runs without it`,
     );
@@ -101,10 +128,9 @@ function onFirstFetch(fn: () => void): void {
   g.fetch = trigger;
 }
 
-function arm(state: State): void {
-  const configFor = instrumentationConfig();
+function arm(state: State, configFor: (name: string) => Record<string, unknown>, eagerForEsm = false): void {
   const enabled = state.planned.filter((p) => p.status === 'enabled');
-  const eager = state.settings.strict;
+  const eager = state.settings.strict || eagerForEsm;
   for (const p of enabled) {
     const targets = p.targets.filter((t) => t.ok).map((t) => t.module);
     let done = false;
@@ -113,6 +139,13 @@ function arm(state: State): void {
       done = true;
       activateOne(state, p, configFor);
     };
+    if (!eager && p.targets.length === 0 && p.candidate.manifest.signal === 'metrics') {
+      // Runtime metrics hook no module: they start with the SDK (the first instrumented require or use of
+      // the API), so a process that never does traced work never loads the metrics SDK for them.
+      if (state.sdk !== undefined) go();
+      else whenSdk(state, go);
+      continue;
+    }
     if (eager || p.targets.length === 0) {
       go();
       continue;
@@ -120,20 +153,47 @@ function arm(state: State): void {
     for (const t of targets) onFirstRequire(t, go);
     if (p.candidate.manifest.channels?.some((ch) => ch.startsWith('undici:'))) onFirstFetch(go);
   }
+  // Trace context to child processes (register/child-process.ts): the wrappers pass through until a span exists.
+  onFirstRequire('child_process', () =>
+    (require('./child-process') as typeof import('./child-process')).patchChildProcess(),
+  );
   // The app's own use of the API makes spans too: the SDK must be there before its first startSpan.
-  onFirstRequire('@opentelemetry/api', (parent) => {
-    if (parent?.startsWith(OWN_ROOT + path.sep) && !parent.includes(`${path.sep}node_modules${path.sep}`))
-      return;
-    ensureSdk(state);
-  });
-  for (const sdkPackage of ['@opentelemetry/sdk-node', '@opentelemetry/sdk-trace-node']) {
+  // An @opentelemetry package requiring the API is not the app making spans (an SDK or instrumentation being
+  // loaded); building our SDK in the middle of such a load would also meet its half-initialised exports
+  // ("Class extends value undefined"). Those requires re-arm the trigger (#5).
+  const otelPackage = `${path.sep}node_modules${path.sep}@opentelemetry${path.sep}`;
+  const built = path.join(OWN_ROOT, 'dist') + path.sep;
+  const ours = (parent: string | undefined) =>
+    !!parent && (parent.startsWith(built) || parent.includes(otelPackage));
+  const watchApi = () =>
+    onFirstRequire('@opentelemetry/api', (parent) => (ours(parent) ? watchApi() : ensureSdk(state)));
+  watchApi();
+  // Same for the logs API (#9): the app's own log records need the logger provider.
+  const watchLogsApi = () =>
+    onFirstRequire('@opentelemetry/api-logs', (parent) => (ours(parent) ? watchLogsApi() : ensureSdk(state)));
+  watchLogsApi();
+  // The app setting OpenTelemetry up itself: before our SDK exists, step aside (its registration must win,
+  // and nothing is patched twice); after, say that both run (#5).
+  const watchSdk = (sdkPackage: string) =>
     onFirstRequire(sdkPackage, (parent) => {
-      if (parent?.startsWith(OWN_ROOT + path.sep)) return;
-      log.warn(
-        `the app loads ${sdkPackage} to set up OpenTelemetry itself — otel-run already traces this process; remove one of the two to avoid double spans`,
-      );
+      if (!parent || ours(parent)) return watchSdk(sdkPackage);
+      if (state.sdk === undefined && !state.creating) {
+        state.sdk = null;
+        log.warn(
+          `tracing not set up: the app loads ${sdkPackage} to set up OpenTelemetry itself — otel-run steps aside and instruments nothing`,
+        );
+      } else if (state.sdk) {
+        log.warn(
+          `double tracing: the app loads ${sdkPackage} to set up OpenTelemetry itself — otel-run already traces this process; remove one of the two to avoid double spans`,
+        );
+      }
     });
-  }
+  for (const p of [
+    '@opentelemetry/sdk-node',
+    '@opentelemetry/sdk-trace-node',
+    '@opentelemetry/sdk-trace-base',
+  ])
+    watchSdk(p);
 }
 
 export function start(): void {
@@ -147,9 +207,21 @@ export function start(): void {
   if (!isMainThread) return;
   if (isPackageManager(process.argv[1])) return;
 
-  const settings = readSettings(process.env, (p) => log.warn(p.message));
+  // Per-instrumentor options and, used alone, the config file (register/config-preload.ts).
+  const config = readConfig(process.env, process.cwd());
+  const settingProblems: string[] = [];
+  const settings = readSettings(config.env, (p) => settingProblems.push(p.message));
   log.setLevel(settings.logLevel);
+  // Read by register/index.cjs, so strict mode set in a config file also makes a start failure fatal.
+  if (settings.strict) g[Symbol.for('otel-run.strict')] = true;
+  // Strict mode: a bad OTEL_* value stops the start, as a config file problem does (#5).
+  if (settings.strict && settingProblems[0])
+    throw new Error(
+      `otel-run: ${settingProblems[0].replace(/ — .*$/, '')} (strict mode: configuration problems are fatal)`,
+    );
+  for (const message of settingProblems) log.warn(message);
   if (settings.sdkDisabled) return;
+  reportConfigProblems(config.problems, settings.strict);
   log.debug(`preload started in ${process.argv[1] ?? '(no script)'} (pid ${process.pid})`);
 
   const discovery = discover({
@@ -159,7 +231,11 @@ export function start(): void {
     ownRoot: OWN_ROOT,
   });
   for (const problem of discovery.problems) log.warn(`instrumentor discovery: ${problem}`);
-  const planned = plan(discovery, { settings });
+  const { folders, fromCache, packagesRead } = discovery.stats;
+  log.debug(
+    `instrumentor discovery: ${folders} folder(s), ${fromCache} from the cache, ${packagesRead} package.json read`,
+  );
+  const planned = plan(discovery, { settings, metricsEnabled: metricsOn(settings) });
   for (const p of planned) {
     if (p.status === 'invalid') {
       const message = `instrumentor ${p.name} in ${p.candidate.dir}: ${p.reason} — skipped`;
@@ -171,8 +247,13 @@ export function start(): void {
       );
     }
   }
-  const state: State = { settings, planned, active: [] };
-  arm(state);
+  const state: State = { settings, planned, active: [], env: config.env, configFile: config.file };
+  // ES module hooks go in before any instrumentor is built (register/esm.ts).
+  arm(state, config.configFor, setUpEsm(planned, settings.esm).eager);
+  // --process-span: the run's span starts now (dated from the process start), whatever the app requires.
+  if (settings.processSpan) ensureSdk(state);
+  if (log.isEnabled('info'))
+    (require('./startup') as typeof import('./startup')).logStartup(settings, planned, VERSION);
   // Exposed for `otel-run doctor` and tests through a global symbol (never through require).
   g[Symbol.for('otel-run.state')] = state;
 }

@@ -11,6 +11,7 @@ import { BatchProcessor } from './processor';
 import { buildResource } from './resource';
 import type { Settings } from './settings';
 import { installShutdown } from './shutdown';
+import { startSignals } from './signals';
 
 type Api = typeof import('@opentelemetry/api');
 
@@ -19,6 +20,9 @@ export interface Sdk {
   tracerProvider: TracerProvider;
   processors: BatchProcessor[];
   exporters: string[];
+  /** Set when a metrics exporter is selected (signals.ts). */
+  meterProvider?: import('@opentelemetry/api').MeterProvider;
+  signals?: import('./signals').Signals;
 }
 
 export interface SdkContext {
@@ -156,6 +160,9 @@ function stderrDiag(api: Api, level: Settings['logLevel']): void {
   const write =
     (tag: string) =>
     (message: string, ...args: unknown[]) => {
+      // The SDK re-reads some OTEL_* variables itself and complains in its own words (and with the raw
+      // value): settings.ts already said it once, in the house format (#5).
+      if (typeof message === 'string' && /\bOTEL_[A-Z0-9_]+/.test(message)) return;
       try {
         const { format } = require('node:util') as typeof import('node:util');
         process.stderr.write(`otel-run: [${tag}] ${format(message, ...args)}\n`);
@@ -189,31 +196,47 @@ export function createSdk(ctx: SdkContext): Sdk {
 
   const { NodeTracerProvider } =
     require('@opentelemetry/sdk-trace-node') as typeof import('@opentelemetry/sdk-trace-node');
-  const { AsyncLocalStorageContextManager } =
-    require('@opentelemetry/context-async-hooks') as typeof import('@opentelemetry/context-async-hooks');
 
   const slots = createSlots(settings);
   const processors = slots.map(
     (slot) =>
       new BatchProcessor(slot, {
-        scheduleDelay: settings.bspScheduleDelay,
+        scheduleDelay: Math.min(settings.bspScheduleDelay, slot.maxDelay ?? Number.POSITIVE_INFINITY),
         exportTimeout: settings.bspExportTimeout,
         maxQueueSize: settings.bspMaxQueueSize,
         // The spec: a batch larger than the queue makes no sense.
         maxExportBatchSize: Math.min(settings.bspMaxExportBatchSize, settings.bspMaxQueueSize),
       }),
   );
+  const resource = buildResource(settings, { entry: ctx.entry, cwd: ctx.cwd, version: ctx.version });
   const provider = new NodeTracerProvider({
-    resource: buildResource(settings, { entry: ctx.entry, cwd: ctx.cwd, version: ctx.version }),
+    resource,
     sampler: buildSampler(settings),
     spanLimits: spanLimits(settings),
     spanProcessors: processors,
   });
 
-  api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  // AsyncLocalStorage, falling back to the context TRACEPARENT/BAGGAGE carry (env-context.ts).
+  const contextManager = (require('./env-context') as typeof import('./env-context')).createContextManager();
+  api.context.setGlobalContextManager(contextManager);
   const propagator = buildPropagator(settings);
   if (propagator) api.propagation.setGlobalPropagator(propagator);
   api.trace.setGlobalTracerProvider(provider);
+  const signals = startSignals({
+    api,
+    settings,
+    resource,
+    tracerProvider: provider,
+    contextManager,
+    version: ctx.version,
+  });
   installShutdown(processors, settings.flushTimeout);
-  return { api, tracerProvider: provider, processors, exporters: slots.map((s) => s.label) };
+  return {
+    api,
+    tracerProvider: provider,
+    processors,
+    exporters: slots.map((s) => s.label),
+    meterProvider: signals.meterProvider,
+    signals,
+  };
 }

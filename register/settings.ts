@@ -2,6 +2,7 @@
 // share. Each row is an OTEL_* variable (same name and meaning as the spec and the official Node SDK) or one of
 // otel-run's own OTEL_RUN_* variables. The CLI turns flags and the config file into these variables for the
 // child, so every process in the tree reads the same environment.
+import { SIGNAL_DEFAULTS, SIGNAL_SPECS, type SignalSettings } from './signal-settings';
 
 export type Kind = 'string' | 'int' | 'float' | 'boolean' | 'enum' | 'enumList' | 'list' | 'kv';
 
@@ -13,6 +14,7 @@ export type Group =
   | 'Sampling and propagation'
   | 'Batching and limits'
   | 'Instrumentations'
+  | 'Metrics and logs'
   | 'otel-run';
 
 export interface SettingSpec {
@@ -31,7 +33,8 @@ export interface SettingSpec {
   readonly flag?: string;
 }
 
-export interface Settings {
+/** Metrics, logs and the process span: rows in signal-settings.ts. */
+export interface Settings extends SignalSettings {
   sdkDisabled: boolean;
   logLevel: 'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' | 'all';
   serviceName?: string;
@@ -72,11 +75,13 @@ export interface Settings {
   spanAttributePerLinkCountLimit?: number;
   flushTimeout: number;
   strict: boolean;
+  /** ES module hooks (register/esm.ts). */
+  esm: 'auto' | 'on' | 'off';
   config?: string;
 }
 
 export const LOG_LEVELS = ['none', 'error', 'warn', 'info', 'debug', 'verbose', 'all'] as const;
-export const TRACES_EXPORTERS = ['otlp', 'console', 'zipkin', 'none'] as const;
+export const TRACES_EXPORTERS = ['otlp', 'console', 'zipkin', 'pretty', 'none'] as const;
 export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
 export const SAMPLERS = [
   'always_on',
@@ -357,6 +362,14 @@ export const SPECS: readonly SettingSpec[] = [
     description: 'any configuration or instrumentor error stops the app (for CI)',
   },
   {
+    key: 'esm',
+    env: 'OTEL_RUN_ESM',
+    kind: 'enum',
+    values: ['auto', 'on', 'off'],
+    group: 'otel-run',
+    description: 'when to hook ES module imports (auto: for an ES module entry or a TypeScript runner)',
+  },
+  {
     key: 'config',
     env: 'OTEL_RUN_CONFIG',
     kind: 'string',
@@ -364,6 +377,7 @@ export const SPECS: readonly SettingSpec[] = [
     group: 'otel-run',
     description: 'config file to read instead of searching for one',
   },
+  ...SIGNAL_SPECS,
 ];
 
 export const DEFAULTS: Settings = {
@@ -386,6 +400,8 @@ export const DEFAULTS: Settings = {
   bspMaxExportBatchSize: 512,
   flushTimeout: 3000,
   strict: false,
+  esm: 'auto',
+  ...SIGNAL_DEFAULTS,
 };
 
 /** A value that could not be used, with the reason; the caller decides whether it warns or stops. */
@@ -517,9 +533,15 @@ export function readSettings(env: NodeJS.ProcessEnv, report: (p: Problem) => voi
     });
     if (complaint) {
       const partial = value !== undefined && spec.kind !== 'boolean';
+      // What happens instead, also when part of the value is kept (#5: every warning says it).
+      const instead = !partial
+        ? describeDefault(spec)
+        : Array.isArray(value)
+          ? `using ${value.join(',')}`
+          : 'the other entries are used';
       report({
         source,
-        message: `${source}=${showValue(spec, raw)} is not valid: ${complaint}${partial ? '' : ` — ${describeDefault(spec)}`}`,
+        message: `${source}=${showValue(spec, raw)} is not valid: ${complaint} — ${instead}`,
       });
     }
     if (value !== undefined) out[spec.key] = value;

@@ -17,6 +17,12 @@ export const ENV_INSTRUMENTATION_CONFIG = 'OTEL_RUN_INSTRUMENTATIONS';
 export const ENV_RESOLVED = 'OTEL_RUN_RESOLVED';
 
 /**
+ * Set by the CLI when a .js/.cjs/.mjs config file gives functions as per-instrumentor options (hooks), which
+ * JSON cannot carry: the file's absolute path; the preload loads it for those functions only.
+ */
+export const ENV_CONFIG_MODULE = 'OTEL_RUN_CONFIG_MODULE';
+
+/**
  * Package managers that NODE_OPTIONS also reaches (`otel-run npm start` runs npm itself under the preload):
  * they are not the app. Matched on the script Node runs.
  */

@@ -4,6 +4,7 @@
 import { Command, Option } from 'commander';
 import { type Problem, readSettings, type SettingSpec, SPECS } from '../register/settings';
 import { REGISTER_ENTRY, VERSION } from '../register/shared';
+import { ConfigError, resolveChildEnv } from './config';
 import { withPreload } from './node-options';
 import { CommandError, mirrorExit, runChild } from './spawn';
 
@@ -31,13 +32,17 @@ Examples:
                                                 print spans on stderr instead
   otel-run --service-name api npm start         npm itself is skipped; the app it starts is traced
   otel-run -- npx tsx src/main.ts               everything after -- is the command, untouched
+  otel-run --view node app.js                   each trace as a tree on stderr, no backend needed
   otel-run list                                 which instrumentors will run here, and why not
+  otel-run bootstrap --install                  install the instrumentations your dependencies need
+  otel-run doctor                               check the setup (config, instrumentors, endpoint)
+  otel-run env --format k8s                     the same environment without the CLI
   NODE_OPTIONS="--require $(pwd)/node_modules/otel-run/register/index.cjs" node app.js
                                                 the preload alone (containers)
 `;
 
 /** Flags for every setting, generated from the one table the preload also reads. */
-function addSettingOptions(program: Command): void {
+export function addSettingOptions(program: Command): void {
   for (const spec of SPECS) {
     const name = flagName(spec);
     const values = spec.values ? ` (${spec.values.join(', ')})` : '';
@@ -57,10 +62,13 @@ function buildProgram(): Command {
     .version(VERSION, '-v, --version')
     .helpOption('-h, --help', 'show this help')
     .option('--verbose', 'one startup line per process, and stack traces on errors [OTEL_LOG_LEVEL=info]')
+    .option('--view', 'print each trace as a tree on stderr [OTEL_TRACES_EXPORTER=pretty]')
     .argument('[command...]', 'the command to run, with its arguments')
     .passThroughOptions()
     .allowUnknownOption(false)
-    .showHelpAfterError('(otel-run --help lists every option)')
+    // Usage errors in the house format: `otel-run: <problem>`, then a hint (#5).
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'otel-run: ')) })
+    .showHelpAfterError('  hint: otel-run --help lists every option')
     .addHelpText('after', EXAMPLES)
     .exitOverride();
   addSettingOptions(program);
@@ -90,7 +98,30 @@ export function flagsToEnv(opts: Record<string, unknown>): Record<string, string
   return env;
 }
 
+/** `--view` makes the terminal view the exporter, or adds it to the ones --traces-exporter names. */
+export function viewExporters(flag: unknown): string {
+  const named =
+    typeof flag === 'string' ? flag.split(',').filter((n) => n.trim() && n.trim() !== 'none') : [];
+  return [...named, 'pretty'].join(',');
+}
+
+/** Exporters --view turns off unless a flag, the environment or the config file sets them. */
+export const VIEW_OFF = ['OTEL_METRICS_EXPORTER', 'OTEL_LOGS_EXPORTER'] as const;
+
+/**
+ * `--view` is for seeing traces with no backend: metrics and logs would otherwise go to a collector that is
+ * not there, costing a warning and the flush timeout at every exit.
+ */
+export function applyView(env: Record<string, string | undefined>, tracesFlag: unknown): void {
+  env.OTEL_TRACES_EXPORTER = viewExporters(tracesFlag);
+  for (const name of VIEW_OFF) env[name] ??= 'none';
+}
+
 function fail(err: unknown, verbose: boolean): number {
+  if (err instanceof ConfigError) {
+    process.stderr.write(err.report());
+    return 2;
+  }
   if (err instanceof UsageError) {
     process.stderr.write(`otel-run: ${err.message}\n`);
     if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
@@ -129,8 +160,13 @@ async function runMode(argv: string[]): Promise<number | undefined> {
       process.stderr.write(`${program.helpInformation()}`);
       throw new UsageError('no command given', 'otel-run node app.js');
     }
-    const env: NodeJS.ProcessEnv = { ...process.env, ...flagsToEnv(opts) };
-    if (verbose && env.OTEL_LOG_LEVEL === undefined) env.OTEL_LOG_LEVEL = 'info';
+    const flags = flagsToEnv(opts);
+    // --verbose is a flag: it wins over a config file's logLevel, not over --log-level or OTEL_LOG_LEVEL.
+    if (verbose && flags.OTEL_LOG_LEVEL === undefined && process.env.OTEL_LOG_LEVEL === undefined)
+      flags.OTEL_LOG_LEVEL = 'info';
+    // flag > environment > config file > default (src/config.ts); the child gets it all as its environment.
+    const env = await resolveChildEnv(process.env, flags, process.cwd());
+    if (opts.view) applyView(env, opts.tracesExporter);
     env.NODE_OPTIONS = withPreload(env.NODE_OPTIONS, REGISTER_ENTRY);
     const [cmd, ...args] = command as [string, ...string[]];
     const result = await runChild(cmd, args, env);
@@ -143,6 +179,9 @@ async function runMode(argv: string[]): Promise<number | undefined> {
 
 const SUBCOMMANDS: Record<string, () => { run(argv: string[]): Promise<number> }> = {
   list: () => require('./list') as { run(argv: string[]): Promise<number> },
+  doctor: () => require('./doctor') as { run(argv: string[]): Promise<number> },
+  env: () => require('./env-command') as { run(argv: string[]): Promise<number> },
+  bootstrap: () => require('./bootstrap') as { run(argv: string[]): Promise<number> },
 };
 
 export async function main(argv: string[]): Promise<void> {
