@@ -7,10 +7,22 @@
 // batch is in flight, as in the SDK's processor. While an export is outstanding (a slow, hanging or retrying
 // endpoint), new spans queue up and, once the queue is full, are dropped and counted, never piled up in
 // concurrent requests.
+//
+// The same queue serves log records (log-processor.ts): `Batcher<T>` holds everything but how items arrive.
 import type { Context } from '@opentelemetry/api';
+import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { ExporterSlot } from './exporters';
 import * as log from './log';
+
+/** Where a batch goes: an exporter loaded at first use, and a synchronous path for the exit. */
+export interface BatchSlot<T> {
+  /** For messages: `otlp http/protobuf to http://…`. */
+  readonly label: string;
+  exporter(): { export(items: T[], done: (r: ExportResult) => void): void; shutdown(): Promise<void> };
+  /** Delivers the items before returning, within `timeoutMs`; false when they could not be. */
+  exportSync(items: T[], timeoutMs: number): boolean;
+}
 
 export interface BatchOptions {
   scheduleDelay: number;
@@ -30,9 +42,14 @@ function untraced(fn: () => void): void {
   context.with(suppressTracing(context.active()), fn);
 }
 
-export class BatchProcessor implements SpanProcessor {
-  private queue: ReadableSpan[] = [];
-  private inFlight: ReadableSpan[] | undefined;
+/** Items that carry their resource, whose detector attributes may still be on their way. */
+interface WithResource {
+  readonly resource: unknown;
+}
+
+export class Batcher<T extends WithResource> {
+  private queue: T[] = [];
+  private inFlight: T[] | undefined;
   private timer: NodeJS.Timeout | undefined;
   private waiters: Waiter[] = [];
   private stopped = false;
@@ -47,21 +64,24 @@ export class BatchProcessor implements SpanProcessor {
   failed = 0;
 
   constructor(
-    readonly slot: ExporterSlot,
+    readonly slot: BatchSlot<T>,
     private readonly options: BatchOptions,
+    /** `spans`, `log records`: for messages. */
+    private readonly what: string,
   ) {}
 
-  onStart(_span: Span, _context: Context): void {}
-
-  onEnd(span: ReadableSpan): void {
-    if (this.stopped || (span.spanContext().traceFlags & SAMPLED) === 0) return;
+  /** Queues one finished item. */
+  protected offer(item: T): void {
+    if (this.stopped) return;
     if (this.queue.length >= this.options.maxQueueSize) {
-      // Bounded memory under a burst or a dead endpoint: new spans are dropped, and counted.
+      // Bounded memory under a burst or a dead endpoint: new items are dropped, and counted.
       if (this.dropped++ === 0)
-        log.debug(`span queue full (${this.options.maxQueueSize}): dropping new spans until it drains`);
+        log.debug(
+          `${this.what} queue full (${this.options.maxQueueSize}): dropping new ${this.what} until it drains`,
+        );
       return;
     }
-    this.queue.push(span);
+    this.queue.push(item);
     this.accepted++;
     if (this.queue.length >= this.options.maxExportBatchSize) this.next();
     else this.schedule();
@@ -91,7 +111,7 @@ export class BatchProcessor implements SpanProcessor {
     this.exportBatch(this.queue.splice(0, this.options.maxExportBatchSize));
   }
 
-  private exportBatch(batch: ReadableSpan[]): void {
+  private exportBatch(batch: T[]): void {
     this.inFlight = batch;
     let finished = false;
     const finish = (ok: boolean, why?: string) => {
@@ -106,7 +126,7 @@ export class BatchProcessor implements SpanProcessor {
       else {
         this.failed += batch.length;
         log.warn(
-          `exporting spans (${this.slot.label}) failed: ${why ?? 'unknown error'} — those spans are dropped`,
+          `exporting ${this.what} (${this.slot.label}) failed: ${why ?? 'unknown error'} — those ${this.what} are dropped`,
         );
       }
       this.reportDropped();
@@ -151,7 +171,7 @@ export class BatchProcessor implements SpanProcessor {
   /** Under debug, how many spans the full queue turned away, once per overflow. */
   private reportDropped(): void {
     if (this.dropped === this.droppedReported || !log.isEnabled('debug')) return;
-    log.debug(`${this.dropped - this.droppedReported} spans dropped because the queue was full`);
+    log.debug(`${this.dropped - this.droppedReported} ${this.what} dropped because the queue was full`);
     this.droppedReported = this.dropped;
   }
 
@@ -170,7 +190,7 @@ export class BatchProcessor implements SpanProcessor {
     return this.queue.length > 0 || this.inFlight !== undefined;
   }
 
-  /** Resolves once every span accepted so far is exported or failed (spans ended meanwhile may wait). */
+  /** Resolves once every item accepted so far is exported or failed (items ended meanwhile may wait). */
   forceFlush(): Promise<void> {
     if (!this.hasPending()) return Promise.resolve();
     return new Promise((resolve) => {
@@ -186,20 +206,37 @@ export class BatchProcessor implements SpanProcessor {
    * duplicate a batch the collector did receive, which is better than losing it (span ids make it harmless
    * to most backends).
    */
-  takePending(): ReadableSpan[] {
-    const spans = (this.inFlight ?? []).concat(this.queue);
+  takePending(): T[] {
+    const items = (this.inFlight ?? []).concat(this.queue);
     this.inFlight = undefined;
     this.queue = [];
-    this.settled += spans.length;
+    this.settled += items.length;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.settle();
-    return spans;
+    return items;
   }
 
   async shutdown(): Promise<void> {
     await this.forceFlush();
     this.stopped = true;
     await this.slot.exporter().shutdown();
+  }
+}
+
+/** The span processor: sampled spans only, into the queue. */
+export class BatchProcessor extends Batcher<ReadableSpan> implements SpanProcessor {
+  constructor(
+    override readonly slot: ExporterSlot,
+    options: BatchOptions,
+  ) {
+    super(slot, options, 'spans');
+  }
+
+  onStart(_span: Span, _context: Context): void {}
+
+  onEnd(span: ReadableSpan): void {
+    if ((span.spanContext().traceFlags & SAMPLED) === 0) return;
+    this.offer(span);
   }
 }
