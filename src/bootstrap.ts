@@ -11,6 +11,7 @@ import { resolutionFolders } from '../register/discover';
 import { isBuiltinTarget } from '../register/manifest';
 import { OWN_ROOT } from '../register/shared';
 import { UsageError } from './cli';
+import { parseSubcommand } from './subcommand';
 
 /**
  * Versions to install: the 0.223 / 2.12 line that runs on Node 20 (what @opentelemetry/auto-instrumentations-node
@@ -411,12 +412,8 @@ export async function run(argv: string[]): Promise<number> {
     )
     .option('--json', 'print the report as JSON')
     .exitOverride();
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    const e = err as { code?: string };
-    return e.code === 'commander.helpDisplayed' ? 0 : 2;
-  }
+  const ended = parseSubcommand(program, argv);
+  if (ended !== undefined) return ended;
   const opts = program.opts<{ install?: boolean; json?: boolean }>();
   const report = analyse(process.cwd());
   process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : text(report));

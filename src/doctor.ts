@@ -23,6 +23,7 @@ import { type AppManifest, checkApiCopies, checkBundle, checkOwnSetup, type Find
 import { type ProbeTarget, probe } from './endpoint-probe';
 import { type ListEntry, listInstrumentors } from './list';
 import { displayValue, type Origin, type Resolved, resolveSettings, withViewDefaults } from './sources';
+import { parseSubcommand } from './subcommand';
 
 export interface Section {
   title: string;
@@ -345,12 +346,8 @@ export async function run(argv: string[]): Promise<number> {
     .option('--view', 'as OTEL_TRACES_EXPORTER=pretty')
     .exitOverride();
   addSettingOptions(program);
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    const e = err as { code?: string };
-    return e.code === 'commander.helpDisplayed' ? 0 : 2;
-  }
+  const ended = parseSubcommand(program, argv);
+  if (ended !== undefined) return ended;
   const opts = program.opts();
   const timeoutMs = Number(opts.timeout);
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {

@@ -9,6 +9,7 @@ import { ENV_INSTRUMENTATION_CONFIG, ENV_RESOLVED, REGISTER_ENTRY, VERSION } fro
 import { addSettingOptions, flagsToEnv, UsageError, VIEW_OFF, viewExporters } from './cli';
 import { withPreload } from './node-options';
 import { differsFromDefault, resolveSettings, withViewDefaults } from './sources';
+import { parseSubcommand } from './subcommand';
 
 export const FORMATS = ['shell', 'dockerfile', 'k8s'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -129,12 +130,8 @@ export async function run(argv: string[]): Promise<number> {
     .option('--view', 'print traces as trees on stderr [OTEL_TRACES_EXPORTER=pretty]')
     .exitOverride();
   addSettingOptions(program);
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    const e = err as { code?: string };
-    return e.code === 'commander.helpDisplayed' ? 0 : 2;
-  }
+  const ended = parseSubcommand(program, argv);
+  if (ended !== undefined) return ended;
   const opts = program.opts();
   const flags = flagsToEnv(opts);
   if (opts.verbose && flags.OTEL_LOG_LEVEL === undefined) flags.OTEL_LOG_LEVEL = 'info';

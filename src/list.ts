@@ -8,6 +8,7 @@ import type { ListEntry } from '../register/protocol';
 import { readSettings } from '../register/settings';
 import { OWN_ROOT } from '../register/shared';
 import { metricsOn } from '../register/signal-settings';
+import { parseSubcommand } from './subcommand';
 
 export type { ListEntry };
 
@@ -88,12 +89,8 @@ export async function run(argv: string[]): Promise<number> {
     .option('--enable <names>', 'as OTEL_NODE_ENABLED_INSTRUMENTATIONS')
     .option('--disable <names>', 'as OTEL_NODE_DISABLED_INSTRUMENTATIONS')
     .exitOverride();
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    const e = err as { code?: string };
-    return e.code === 'commander.helpDisplayed' ? 0 : 2;
-  }
+  const ended = parseSubcommand(program, argv);
+  if (ended !== undefined) return ended;
   const opts = program.opts<{ json?: boolean; enable?: string; disable?: string }>();
   const env = { ...process.env };
   if (opts.enable !== undefined) env.OTEL_NODE_ENABLED_INSTRUMENTATIONS = opts.enable;
