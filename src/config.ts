@@ -20,7 +20,7 @@ import {
   refuseImports,
 } from '../register/config-load';
 import { parseInstrumentationsEnv } from '../register/config-preload';
-import { configCandidates, MODULE_NAME, SEARCH_PLACES } from '../register/config-search';
+import { configCandidates, findConfigFile, MODULE_NAME, SEARCH_PLACES } from '../register/config-search';
 import {
   type CheckedConfig,
   type ConfigProblem,
@@ -121,6 +121,8 @@ function explorer() {
  */
 export async function loadConfig(cwd: string, explicit?: string): Promise<LoadedConfig | undefined> {
   const named = explicit?.trim() ? path.resolve(cwd, explicit.trim()) : undefined;
+  // The same cheap look the preload makes: with no file there, cosmiconfig (and its 15 modules) stays unloaded.
+  if (!named && findConfigFile(cwd) === undefined) return undefined;
   let result: { config: unknown; filepath: string; isEmpty?: boolean } | null;
   try {
     result = named ? await explorer().load(named) : await explorer().search(cwd);

@@ -2,13 +2,21 @@
 // end mirrored: its exit code, or the same signal re-raised on ourselves so a shell sees 128+n.
 import type { ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
-import spawn from 'cross-spawn';
 
 // SIGINT and SIGQUIT typed at a terminal reach the whole foreground process group, the child included:
 // relaying them would deliver them twice (many apps force-quit on the second Ctrl-C). Without a terminal
 // (a supervisor, `kill`, a test) only we get them, so we relay.
 const TERMINAL_SIGNALS = new Set<NodeJS.Signals>(['SIGINT', 'SIGQUIT']);
 const RELAYED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
+
+/**
+ * cross-spawn resolves Windows `.cmd` shims (npm.cmd) and shebangs there; elsewhere it hands the call to
+ * child_process.spawn unchanged, so it is loaded only on Windows (it costs the launcher 12 modules).
+ */
+function spawnFor(platform: NodeJS.Platform): typeof import('node:child_process').spawn {
+  if (platform === 'win32') return require('cross-spawn') as typeof import('node:child_process').spawn;
+  return (require('node:child_process') as typeof import('node:child_process')).spawn;
+}
 
 export class CommandError extends Error {
   constructor(
@@ -45,7 +53,7 @@ export function runChild(
   return new Promise((resolve, reject) => {
     let child: ChildProcess;
     try {
-      child = spawn(command, args, { stdio: 'inherit', env });
+      child = spawnFor(process.platform)(command, args, { stdio: 'inherit', env });
     } catch (err) {
       reject(new CommandError(`cannot start ${command}: ${(err as Error).message}`, 126));
       return;
