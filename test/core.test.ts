@@ -473,6 +473,39 @@ describe('bad values: one warning naming the variable and the fallback, the app 
   });
 });
 
+describe('the app on another @opentelemetry/api copy', () => {
+  // otel-run's SDK line needs api < 1.10; an app may already be on 1.10. The API's global registry only serves
+  // readers whose minor version is at most the registering copy's, so otel-run registers through the newest
+  // copy in the process: without that, an app on 1.10 would get no-op tracers and no spans.
+  for (const [label, source] of [
+    ['1.10 (newer than otel-run’s)', path.join(REPO_ROOT, 'node_modules', 'otel-api-1-10')],
+    ['1.9 (the same line as otel-run’s)', path.join(REPO_ROOT, 'node_modules', '@opentelemetry', 'api')],
+  ] as const) {
+    test(`app on api ${label}: its spans arrive`, async () => {
+      const dir = await copyFixture('core-app');
+      const scope = path.join(dir, 'node_modules', '@opentelemetry');
+      fs.mkdirSync(scope, { recursive: true });
+      fs.cpSync(source, path.join(scope, 'api'), { recursive: true });
+      const version = (
+        JSON.parse(fs.readFileSync(path.join(scope, 'api', 'package.json'), 'utf8')) as { version: string }
+      ).version;
+      const service = serviceName();
+      const traced = await run(process.execPath, [BIN, 'node', 'app.js'], {
+        cwd: dir,
+        env: envFor({ OTEL_SERVICE_NAME: service }),
+      });
+      assert.equal(traced.code, 0, describeResult(traced));
+      assert.equal(traced.stderr, '', describeResult(traced));
+      const spans = await waitForNames(service, ['work', 'work.step']);
+      assert.ok(version.startsWith(label.startsWith('1.10') ? '1.10.' : '1.9.'), version);
+      assert.equal(
+        spans.find((s) => s.name === 'work.step')?.parentSpanId,
+        spans.find((s) => s.name === 'work')?.spanId,
+      );
+    });
+  }
+});
+
 describe('install layouts', () => {
   test('a space in the install path', async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'otel run spaces '));
