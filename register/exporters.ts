@@ -159,7 +159,7 @@ function otlpHttpSlot(settings: Settings, json: boolean): ExporterSlot {
         timeoutMs,
       );
       if (!outcome.ok)
-        log.warn(
+        log.warnExport(
           `sending the last ${spans.length} spans to ${url} failed: ${outcome.reason} — they are lost`,
         );
       return outcome.ok;

@@ -32,6 +32,21 @@ export function warn(line: string): void {
   if (threshold >= ORDER.warn) write(line);
 }
 
+// One dead collector fails every export of every signal: the first failure per endpoint is the warning, the
+// rest go to debug, so a script run without a collector gets one line, not one per batch and signal.
+const failedEndpoints = new Set<string>();
+
+/** A failed export, worded as warn's lines; only the first one per endpoint (scheme://host:port) is shown. */
+export function warnExport(line: string): void {
+  const endpoint = /\b[a-z][a-z0-9+.-]*:\/\/[^/\s)]+/i.exec(line)?.[0] ?? line;
+  if (failedEndpoints.has(endpoint)) {
+    debug(line);
+    return;
+  }
+  failedEndpoints.add(endpoint);
+  warn(line);
+}
+
 export function info(line: string): void {
   if (threshold >= ORDER.info) write(line);
 }

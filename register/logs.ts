@@ -86,7 +86,7 @@ function otlpSlot(settings: Settings): LogSlot {
       const { postSerialized } = require('./otlp-http') as typeof import('./otlp-http');
       const outcome = postSerialized('logs', json, records, { ...target, ...tls }, timeoutMs);
       if (!outcome.ok)
-        log.warn(
+        log.warnExport(
           `sending the last ${records.length} log records to ${target.url} failed: ${outcome.reason} — they are lost`,
         );
       return outcome.ok;

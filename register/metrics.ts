@@ -146,7 +146,9 @@ function periodicReader(
       if (resource.asyncAttributesPending) await resource.waitForAsyncAttributes?.().catch(() => {});
       const why = await send(resourceMetrics);
       if (why)
-        log.warn(`exporting metrics (${options.label}) failed: ${why} — the next export sends them again`);
+        log.warnExport(
+          `exporting metrics (${options.label}) failed: ${why} — the next export sends them again`,
+        );
       return why === undefined;
     }
     protected override async onForceFlush(): Promise<void> {
@@ -198,7 +200,7 @@ function otlpReader(settings: Settings, sdk: Sdk, options: Omit<ReaderOptions, '
     exportSync(metrics, timeoutMs) {
       const outcome = postSerialized('metrics', json, metrics, full, timeoutMs);
       if (!outcome.ok)
-        log.warn(`sending the last metrics to ${target.url} failed: ${outcome.reason} — they are lost`);
+        log.warnExport(`sending the last metrics to ${target.url} failed: ${outcome.reason} — they are lost`);
       return outcome.ok;
     },
   };

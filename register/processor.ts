@@ -125,7 +125,7 @@ export class Batcher<T extends WithResource> {
       if (ok) this.exported += batch.length;
       else {
         this.failed += batch.length;
-        log.warn(
+        log.warnExport(
           `exporting ${this.what} (${this.slot.label}) failed: ${why ?? 'unknown error'} — those ${this.what} are dropped`,
         );
       }

@@ -17,6 +17,7 @@
 //   signal waits (documented limit).
 import { constants } from 'node:os';
 import * as log from './log';
+import { stopRetrying } from './post-async';
 import type { BatchProcessor } from './processor';
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
@@ -89,6 +90,7 @@ export function installShutdown(processors: BatchProcessor[], budgetMs: number):
   process.on('beforeExit', () => {
     if (flushing || flushedOnExit) return;
     endingAll('beforeExit');
+    stopRetrying();
     const spansPending = processors.some((p) => p.hasPending());
     const others = exitFlushes.filter((f) => f.hasPending());
     if (!spansPending && others.length === 0) return;

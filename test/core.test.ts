@@ -455,6 +455,24 @@ describe('bad values: one warning naming the variable and the fallback, the app 
     });
   }
 
+  test('no collector running: one warning for every signal and batch, and the app unchanged', async () => {
+    // A port that was just free: connections are refused there.
+    const closed = http.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const r = await otelRun(['node', 'app.js'], {
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+      OTEL_METRICS_EXPORTER: 'otlp',
+      OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http',
+    });
+    assert.equal(r.code, 0, describeResult(r));
+    assert.equal(r.stdout, 'done\n');
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, describeResult(r));
+    assert.match(lines[0] ?? '', new RegExp(`^otel-run: .*127\\.0\\.0\\.1:${port}.*ECONNREFUSED.* — `));
+  });
+
   test('secrets in headers are never printed', async () => {
     const r = await otelRun(['node', 'app.js'], {
       OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%ZZtopsecret',
