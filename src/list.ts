@@ -92,9 +92,12 @@ export async function run(argv: string[]): Promise<number> {
   const ended = parseSubcommand(program, argv);
   if (ended !== undefined) return ended;
   const opts = program.opts<{ json?: boolean; enable?: string; disable?: string }>();
-  const env = { ...process.env };
-  if (opts.enable !== undefined) env.OTEL_NODE_ENABLED_INSTRUMENTATIONS = opts.enable;
-  if (opts.disable !== undefined) env.OTEL_NODE_DISABLED_INSTRUMENTATIONS = opts.disable;
+  const flags: Record<string, string> = {};
+  if (opts.enable !== undefined) flags.OTEL_NODE_ENABLED_INSTRUMENTATIONS = opts.enable;
+  if (opts.disable !== undefined) flags.OTEL_NODE_DISABLED_INSTRUMENTATIONS = opts.disable;
+  // The same layers as a run: flags > environment > config file, so `list` answers what a run would do.
+  const { resolveChildEnv } = require('./config') as typeof import('./config');
+  const env = await resolveChildEnv(process.env, flags, process.cwd());
   const entries = listInstrumentors(process.cwd(), env);
   process.stdout.write(opts.json ? `${JSON.stringify(entries, null, 2)}\n` : table(entries));
   return 0;

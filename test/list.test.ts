@@ -2,6 +2,7 @@
 // targets with the installed version, and a status with the reason — the documented `--json` shape
 // (docs/instrumentor-protocol.md), and the enable/disable lists.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { linkInstrumentation } from './helpers/link-instrumentation';
@@ -145,6 +146,22 @@ describe('otel-run list', { timeout: 60_000 }, () => {
     assert.equal(find(vars, 'fake-db-audit').status, 'enabled');
     assert.equal(find(vars, 'http').status, 'disabled');
     assert.equal(find(vars, 'fake-db', 'fake-db-instrumentor').status, 'disabled');
+  });
+
+  test('a config file counts as a run would count it: flag > environment > file', async () => {
+    const rc = path.join(dir, '.otel-runrc.json');
+    fs.writeFileSync(rc, JSON.stringify({ disable: ['fake-bus', 'fake-db-audit'] }));
+    try {
+      const fromFile = await list([]);
+      assert.equal(find(fromFile, 'fake-bus').status, 'disabled');
+      assert.equal(find(fromFile, 'fake-db-audit').status, 'disabled');
+      // The variable wins over the file.
+      const fromEnv = await list([], { OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'fake-bus' });
+      assert.equal(find(fromEnv, 'fake-bus').status, 'disabled');
+      assert.equal(find(fromEnv, 'fake-db-audit').status, 'disabled-by-default');
+    } finally {
+      fs.rmSync(rc);
+    }
   });
 
   test('the table says what will run and why not', async () => {
