@@ -5,19 +5,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
+import type { ListEntry } from '../register/protocol';
 import { linkInstrumentation } from './helpers/link-instrumentation';
 import { BIN, copyFixture, describeResult, hermeticEnv, run } from './helpers/run';
 
-interface Entry {
-  name: string;
-  package: string;
-  version: string;
-  source: 'field' | 'catalog';
-  dir: string;
-  targets: { module: string; range: string; installed: string | null }[];
-  status: string;
-  reason: string;
-}
+type Entry = ListEntry;
 
 const STATUSES = [
   'enabled',

@@ -6,6 +6,7 @@
 // bottleneck on a small machine. Bounded: it stops at the deadline whatever happens, and prints one JSON line.
 'use strict';
 const net = require('node:net');
+const { responseReader } = require('./responses');
 const { percentile } = require('./stats');
 
 const [port, path, connections, warmupMs, durationMs] = [
@@ -28,13 +29,11 @@ let measureEnd = 0n;
 const request = Buffer.from(
   `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: keep-alive\r\n\r\n`,
 );
-const HEADER_END = Buffer.from('\r\n\r\n');
 const sockets = new Set();
 
 function open() {
   const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
   sockets.add(socket);
-  let buffered = Buffer.alloc(0);
   let sentAt = 0n;
   const send = () => {
     if (stopping) return;
@@ -42,31 +41,24 @@ function open() {
     socket.write(request);
   };
   socket.on('connect', send);
-  socket.on('data', (chunk) => {
-    buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
-    for (;;) {
-      const end = buffered.indexOf(HEADER_END);
-      if (end === -1) return;
-      const head = buffered.toString('latin1', 0, end);
-      const match = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-      if (!match) {
+  socket.on(
+    'data',
+    responseReader(
+      (status) => {
+        const now = process.hrtime.bigint();
+        if (measuring) {
+          completed++;
+          if (status !== 200) non200++;
+          if (samples < MAX_SAMPLES) latencies[samples++] = Number(now - sentAt) / 1e6;
+        }
+        send();
+      },
+      () => {
         errors++;
         socket.destroy();
-        return;
-      }
-      const total = end + 4 + Number(match[1]);
-      if (buffered.length < total) return;
-      const status = Number(head.slice(9, 12));
-      buffered = buffered.subarray(total);
-      const now = process.hrtime.bigint();
-      if (measuring) {
-        completed++;
-        if (status !== 200) non200++;
-        if (samples < MAX_SAMPLES) latencies[samples++] = Number(now - sentAt) / 1e6;
-      }
-      send();
-    }
-  });
+      },
+    ),
+  );
   socket.on('error', () => {
     errors++;
   });

@@ -3,12 +3,12 @@
 // deadline or the request budget, whichever comes first. Prints one JSON line: requests, errors, non-200s.
 'use strict';
 const net = require('node:net');
+const { responseReader } = require('./responses');
 
 const [port, connections, durationMs, maxRequests] = process.argv.slice(2).map(Number);
 const request = Buffer.from(
   `GET /soak HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: keep-alive\r\n\r\n`,
 );
-const HEADER_END = Buffer.from('\r\n\r\n');
 let sent = 0;
 let completed = 0;
 let errors = 0;
@@ -19,28 +19,26 @@ const sockets = new Set();
 function open() {
   const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
   sockets.add(socket);
-  let buffered = Buffer.alloc(0);
   const send = () => {
     if (stopping || sent >= maxRequests) return finishIfIdle();
     sent++;
     socket.write(request);
   };
   socket.on('connect', send);
-  socket.on('data', (chunk) => {
-    buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
-    for (;;) {
-      const end = buffered.indexOf(HEADER_END);
-      if (end === -1) return;
-      const head = buffered.toString('latin1', 0, end);
-      const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-      const total = end + 4 + Number(length?.[1] ?? 0);
-      if (buffered.length < total) return;
-      if (head.slice(9, 12) !== '200') non200++;
-      buffered = buffered.subarray(total);
-      completed++;
-      send();
-    }
-  });
+  socket.on(
+    'data',
+    responseReader(
+      (status) => {
+        if (status !== 200) non200++;
+        completed++;
+        send();
+      },
+      () => {
+        errors++;
+        socket.destroy();
+      },
+    ),
+  );
   socket.on('error', () => errors++);
   socket.on('close', () => {
     sockets.delete(socket);
