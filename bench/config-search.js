@@ -1,4 +1,4 @@
-// What the config file costs the preload (issue #6): `node bench/config-search.js` after a build.
+// What the config file costs the preload: `node bench/config-search.js` after a build.
 //   1. the look for a file that is not there (every preloaded process pays it): in-process, warm file cache
 //   2. reading one when it is there, in a fresh process each time (the loaders, the precompiled validator and
 //      js-yaml are loaded only then): JSON, YAML, CommonJS
@@ -11,7 +11,7 @@ const path = require('node:path');
 
 const REPO = path.join(__dirname, '..');
 const DIST = path.join(REPO, 'dist', 'register');
-const { findConfigFile } = require(path.join(DIST, 'config-search.js'));
+const { findConfigFile } = require(path.join(DIST, 'config', 'search.js'));
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -40,7 +40,7 @@ function timeSearch(dir, rounds = 2000) {
 
 const CHILD = `
 const t0 = process.hrtime.bigint();
-const { readConfig } = require(${JSON.stringify(path.join(DIST, 'config-preload.js'))});
+const { readConfig } = require(${JSON.stringify(path.join(DIST, 'config', 'read.js'))});
 const c = readConfig({}, process.cwd());
 const ms = Number(process.hrtime.bigint() - t0) / 1e6;
 if (!c.file || c.problems.length) throw new Error('bench: config not read ' + JSON.stringify(c.problems));

@@ -1,4 +1,4 @@
-// Start cost of ES module apps under otel-run (issue #4), by hand:
+// Start cost of ES module apps under otel-run, by hand:
 //   npm run build && node bench/esm-start.js [runs]
 // Compares bare node with the preload (as `otel-run node …` sets it) for: an ES module hello world (the ESM
 // hooks are registered, nothing is instrumented), the same with OTEL_RUN_ESM=off, a CommonJS hello world, and

@@ -5,7 +5,7 @@
 //   cli         node bin/otel-run.js node <script>            (launcher process included)
 //   reference   node --require @opentelemetry/auto-instrumentations-node/register <script>
 // with the same instrumentations installed and enabled (http, express) and OTLP/HTTP export to a local
-// receiver. Prints tables and the targets of issue #8, and writes everything to bench/results/<date>.json.
+// receiver. Prints tables and the performance targets, and writes everything to bench/results/<date>.json.
 //
 //   node bench/run.js [--quick] [--only startup,first,throughput,discovery,modules] [--runs N]
 //                     [--first-runs N] [--rounds N] [--duration MS] [--warmup MS] [--connections N]
@@ -25,7 +25,7 @@ const { fmt, packageOf, ratio, rotate, summary, table } = require('./lib/stats')
 
 const REGISTER = path.join(REPO, 'register', 'index.cjs');
 const BIN = path.join(REPO, 'bin', 'otel-run.js');
-const DISCOVER = path.join(REPO, 'dist', 'register', 'discover.js');
+const DISCOVER = path.join(REPO, 'dist', 'register', 'discovery', 'discover.js');
 const REFERENCE = '@opentelemetry/auto-instrumentations-node/register';
 const NODE = process.execPath;
 const TIME = ['/usr/bin/time', '/bin/time'].find((f) => {

@@ -1,4 +1,4 @@
-// Soak benchmark (issue #5): `npm run soak` (build, then this script). Not part of `npm test`. An instrumented
+// Soak benchmark: `npm run soak` (build, then this script). Not part of `npm test`. An instrumented
 // HTTP server under sustained load for a bounded time, once per phase:
 //   bare          node soak-server.js                       (the app's own memory, for comparison)
 //   up            otel-run, OTLP/HTTP to a receiver here that accepts everything

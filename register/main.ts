@@ -2,16 +2,16 @@
 // the settings, finds instrumentors (cached) and sets one require hook; the SDK and each instrumentor load
 // the first time their library is required. Nothing here may throw into the app.
 import * as path from 'node:path';
-import { readConfig, reportConfigProblems } from './config-preload';
-import { discover } from './discover';
-import { setUpEsm } from './esm';
-import * as log from './log';
-import { type Planned, plan } from './plan';
-import { onFirstRequire } from './require-hook';
-import type { Sdk } from './sdk';
-import { readSettings, type Settings } from './settings';
-import { OWN_ROOT, PACKAGE_MANAGERS, VERSION } from './shared';
-import { metricsOn } from './signal-settings';
+import { readConfig, reportConfigProblems } from './config/read';
+import { OWN_ROOT, PACKAGE_MANAGERS, VERSION } from './contract';
+import { discover } from './discovery/discover';
+import { type Planned, plan } from './discovery/plan';
+import { setUpEsm } from './hooks/esm';
+import { onFirstRequire } from './hooks/require-hook';
+import type { Sdk } from './sdk/tracing';
+import { metricsOn } from './settings/endpoints';
+import { readSettings, type Settings } from './settings/table';
+import * as log from './util/stderr';
 
 const BRAND = Symbol.for('otel-run.register');
 
@@ -20,7 +20,7 @@ interface State {
   planned: Planned[];
   sdk?: Sdk | null;
   active: string[];
-  /** #9: set while the SDK is being built; what is triggered meanwhile runs once it is (`afterSdk`). */
+  /** set while the SDK is being built; what is triggered meanwhile runs once it is (`afterSdk`). */
   creating?: boolean;
   afterSdk?: Array<() => void>;
   /** process.env with the config file's settings under it (preload alone), else process.env. */
@@ -40,12 +40,12 @@ function isPackageManager(argv1: string | undefined): boolean {
 function ensureSdk(state: State): Sdk | null {
   if (state.sdk !== undefined) return state.sdk;
   state.sdk = null;
-  // Loaded now, not at start: a process that never makes a span never loads the SDK's modules (#8). An
+  // Loaded now, not at start: a process that never makes a span never loads the SDK's modules. An
   // instrumentor its requires trigger waits for the SDK, as while building it (below).
-  let sdkModule: typeof import('./sdk');
+  let sdkModule: typeof import('./sdk/tracing');
   state.creating = true;
   try {
-    sdkModule = require('./sdk') as typeof import('./sdk');
+    sdkModule = require('./sdk/tracing') as typeof import('./sdk/tracing');
   } catch (err) {
     if (state.settings.strict) throw err;
     log.warn(`setting up tracing failed: ${log.reason(err)} — the app runs untraced`);
@@ -97,7 +97,7 @@ function activateOne(state: State, p: Planned, configFor: (name: string) => Reco
   const sdk = ensureSdk(state);
   if (!sdk) return;
   try {
-    const { activate } = require('./activate') as typeof import('./activate');
+    const { activate } = require('./hooks/activate') as typeof import('./hooks/activate');
     activate(p, { tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider, configFor });
     state.active.push(p.name);
     log.debug(`instrumentor ${p.name} (${p.candidate.package}@${p.candidate.version}) enabled`);
@@ -153,14 +153,14 @@ function arm(state: State, configFor: (name: string) => Record<string, unknown>,
     for (const t of targets) onFirstRequire(t, go);
     if (p.candidate.manifest.channels?.some((ch) => ch.startsWith('undici:'))) onFirstFetch(go);
   }
-  // Trace context to child processes (register/child-process.ts): the wrappers pass through until a span exists.
+  // Trace context to child processes (register/context/child-process.ts): the wrappers pass through until a span exists.
   onFirstRequire('child_process', () =>
-    (require('./child-process') as typeof import('./child-process')).patchChildProcess(),
+    (require('./context/child-process') as typeof import('./context/child-process')).patchChildProcess(),
   );
   // The app's own use of the API makes spans too: the SDK must be there before its first startSpan.
   // An @opentelemetry package requiring the API is not the app making spans (an SDK or instrumentation being
   // loaded); building our SDK in the middle of such a load would also meet its half-initialised exports
-  // ("Class extends value undefined"). Those requires re-arm the trigger (#5).
+  // ("Class extends value undefined"). Those requires re-arm the trigger.
   const otelPackage = `${path.sep}node_modules${path.sep}@opentelemetry${path.sep}`;
   const built = path.join(OWN_ROOT, 'dist') + path.sep;
   const ours = (parent: string | undefined) =>
@@ -168,12 +168,12 @@ function arm(state: State, configFor: (name: string) => Record<string, unknown>,
   const watchApi = () =>
     onFirstRequire('@opentelemetry/api', (parent) => (ours(parent) ? watchApi() : ensureSdk(state)));
   watchApi();
-  // Same for the logs API (#9): the app's own log records need the logger provider.
+  // Same for the logs API: the app's own log records need the logger provider.
   const watchLogsApi = () =>
     onFirstRequire('@opentelemetry/api-logs', (parent) => (ours(parent) ? watchLogsApi() : ensureSdk(state)));
   watchLogsApi();
   // The app setting OpenTelemetry up itself: before our SDK exists, step aside (its registration must win,
-  // and nothing is patched twice); after, say that both run (#5).
+  // and nothing is patched twice); after, say that both run.
   const watchSdk = (sdkPackage: string) =>
     onFirstRequire(sdkPackage, (parent) => {
       if (!parent || ours(parent)) return watchSdk(sdkPackage);
@@ -207,14 +207,14 @@ export function start(): void {
   if (!isMainThread) return;
   if (isPackageManager(process.argv[1])) return;
 
-  // Per-instrumentor options and, used alone, the config file (register/config-preload.ts).
+  // Per-instrumentor options and, used alone, the config file (register/config/read.ts).
   const config = readConfig(process.env, process.cwd());
   const settingProblems: string[] = [];
   const settings = readSettings(config.env, (p) => settingProblems.push(p.message));
   log.setLevel(settings.logLevel);
   // Read by register/index.cjs, so strict mode set in a config file also makes a start failure fatal.
   if (settings.strict) g[Symbol.for('otel-run.strict')] = true;
-  // Strict mode: a bad OTEL_* value stops the start, as a config file problem does (#5).
+  // Strict mode: a bad OTEL_* value stops the start, as a config file problem does.
   if (settings.strict && settingProblems[0])
     throw new Error(
       `otel-run: ${settingProblems[0].replace(/ — .*$/, '')} (strict mode: configuration problems are fatal)`,
@@ -248,12 +248,12 @@ export function start(): void {
     }
   }
   const state: State = { settings, planned, active: [], env: config.env, configFile: config.file };
-  // ES module hooks go in before any instrumentor is built (register/esm.ts).
+  // ES module hooks go in before any instrumentor is built (register/hooks/esm.ts).
   arm(state, config.configFor, setUpEsm(planned, settings.esm).eager);
   // --process-span: the run's span starts now (dated from the process start), whatever the app requires.
   if (settings.processSpan) ensureSdk(state);
   if (log.isEnabled('info'))
-    (require('./startup') as typeof import('./startup')).logStartup(settings, planned, VERSION);
+    (require('./startup-line') as typeof import('./startup-line')).logStartup(settings, planned, VERSION);
   // Exposed for `otel-run doctor` and tests through a global symbol (never through require).
   g[Symbol.for('otel-run.state')] = state;
 }

@@ -1,29 +1,12 @@
 // otel-run [options] <command> [args...]: resolves the settings (flags > environment > config file >
 // defaults), puts them and the preload into the child's environment, runs the command, and ends as it ended.
 // Subcommands (list, doctor, env, bootstrap) match only as the first argument: `otel-run -- env` runs `env`.
-import { Command, Option } from 'commander';
-import { type Problem, readSettings, type SettingSpec, SPECS } from '../register/settings';
-import { REGISTER_ENTRY, VERSION } from '../register/shared';
-import { ConfigError, resolveChildEnv } from './config';
-import { withPreload } from './node-options';
-import { CommandError, mirrorExit, runChild } from './spawn';
-
-export class UsageError extends Error {
-  constructor(
-    message: string,
-    readonly hint?: string,
-  ) {
-    super(message);
-  }
-}
-
-export function kebab(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
-
-export function flagName(spec: SettingSpec): string {
-  return spec.flag ?? kebab(spec.key);
-}
+import { Command } from 'commander';
+import { REGISTER_ENTRY, VERSION } from '../register/contract';
+import { ConfigError, resolveChildEnv } from './common/config';
+import { addSettingOptions, applyView, flagsToEnv, UsageError } from './common/flags';
+import { withPreload } from './run/node-options';
+import { CommandError, mirrorExit, runChild } from './run/spawn';
 
 const EXAMPLES = `
 Examples:
@@ -41,20 +24,6 @@ Examples:
                                                 the preload alone (containers)
 `;
 
-/** Flags for every setting, generated from the one table the preload also reads. */
-export function addSettingOptions(program: Command): void {
-  for (const spec of SPECS) {
-    const name = flagName(spec);
-    const values = spec.values ? ` (${spec.values.join(', ')})` : '';
-    const option =
-      spec.kind === 'boolean'
-        ? new Option(`--${name}`, `${spec.description} [${spec.env}]`)
-        : new Option(`--${name} <value>`, `${spec.description}${values} [${spec.env}]`);
-    option.helpGroup(`${spec.group}:`);
-    program.addOption(option);
-  }
-}
-
 function buildProgram(): Command {
   const program = new Command('otel-run')
     .usage('[options] <command> [args...]')
@@ -66,55 +35,13 @@ function buildProgram(): Command {
     .argument('[command...]', 'the command to run, with its arguments')
     .passThroughOptions()
     .allowUnknownOption(false)
-    // Usage errors in the house format: `otel-run: <problem>`, then a hint (#5).
+    // Usage errors in the house format: `otel-run: <problem>`, then a hint.
     .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'otel-run: ')) })
     .showHelpAfterError('  hint: otel-run --help lists every option')
     .addHelpText('after', EXAMPLES)
     .exitOverride();
   addSettingOptions(program);
   return program;
-}
-
-/** Turns the flags given into the variables they set, rejecting bad values (exit 2). */
-export function flagsToEnv(opts: Record<string, unknown>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const spec of SPECS) {
-    const value =
-      opts[spec.flag ? spec.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) : spec.key];
-    if (value === undefined) continue;
-    env[spec.env] = value === true ? 'true' : String(value);
-  }
-  const problems: Problem[] = [];
-  readSettings(env, (p) => problems.push(p));
-  const first = problems[0];
-  if (first) {
-    const spec = SPECS.find((s) => s.env === first.source);
-    const flag = spec ? `--${flagName(spec)}` : first.source;
-    throw new UsageError(
-      `${first.message.replace(`${first.source}=`, `${flag} `).replace(/ — .*$/, '')} (${flag})`,
-      spec?.values ? `allowed values: ${spec.values.join(', ')}` : `see otel-run --help for ${flag}`,
-    );
-  }
-  return env;
-}
-
-/** `--view` makes the terminal view the exporter, or adds it to the ones --traces-exporter names. */
-export function viewExporters(flag: unknown): string {
-  const named =
-    typeof flag === 'string' ? flag.split(',').filter((n) => n.trim() && n.trim() !== 'none') : [];
-  return [...named, 'pretty'].join(',');
-}
-
-/** Exporters --view turns off unless a flag, the environment or the config file sets them. */
-export const VIEW_OFF = ['OTEL_METRICS_EXPORTER', 'OTEL_LOGS_EXPORTER'] as const;
-
-/**
- * `--view` is for seeing traces with no backend: metrics and logs would otherwise go to a collector that is
- * not there, costing a warning and the flush timeout at every exit.
- */
-export function applyView(env: Record<string, string | undefined>, tracesFlag: unknown): void {
-  env.OTEL_TRACES_EXPORTER = viewExporters(tracesFlag);
-  for (const name of VIEW_OFF) env[name] ??= 'none';
 }
 
 function fail(err: unknown, verbose: boolean): number {
@@ -164,7 +91,7 @@ async function runMode(argv: string[]): Promise<number | undefined> {
     // --verbose is a flag: it wins over a config file's logLevel, not over --log-level or OTEL_LOG_LEVEL.
     if (verbose && flags.OTEL_LOG_LEVEL === undefined && process.env.OTEL_LOG_LEVEL === undefined)
       flags.OTEL_LOG_LEVEL = 'info';
-    // flag > environment > config file > default (src/config.ts); the child gets it all as its environment.
+    // flag > environment > config file > default (src/common/config.ts); the child gets it all as its environment.
     const env = await resolveChildEnv(process.env, flags, process.cwd());
     if (opts.view) applyView(env, opts.tracesExporter);
     env.NODE_OPTIONS = withPreload(env.NODE_OPTIONS, REGISTER_ENTRY);
@@ -178,10 +105,10 @@ async function runMode(argv: string[]): Promise<number | undefined> {
 }
 
 const SUBCOMMANDS: Record<string, () => { run(argv: string[]): Promise<number> }> = {
-  list: () => require('./list') as { run(argv: string[]): Promise<number> },
-  doctor: () => require('./doctor') as { run(argv: string[]): Promise<number> },
-  env: () => require('./env-command') as { run(argv: string[]): Promise<number> },
-  bootstrap: () => require('./bootstrap') as { run(argv: string[]): Promise<number> },
+  list: () => require('./list/list') as { run(argv: string[]): Promise<number> },
+  doctor: () => require('./doctor/doctor') as { run(argv: string[]): Promise<number> },
+  env: () => require('./env/env') as { run(argv: string[]): Promise<number> },
+  bootstrap: () => require('./bootstrap/bootstrap') as { run(argv: string[]): Promise<number> },
 };
 
 export async function main(argv: string[]): Promise<void> {

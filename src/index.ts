@@ -6,6 +6,6 @@ export type {
   InstrumentorFieldValue,
   InstrumentorLogger,
   OtelInstrumentation,
-} from '../register/protocol';
-export { defineInstrumentor } from '../register/protocol';
-export { type ListEntry, listInstrumentors } from './list';
+} from '../register/discovery/protocol';
+export { defineInstrumentor } from '../register/discovery/protocol';
+export { type ListEntry, listInstrumentors } from './list/list';

@@ -1,4 +1,4 @@
-// Issue #6: the config file (every format, found from the working directory up to the project root), one
+// Issue the config file (every format, found from the working directory up to the project root), one
 // precedence (flag > OTEL_* variable > file > default) seen at a real OTLP receiver, per-instrumentor options
 // in effect with the real instrumentation-http, every error case, and the preload used alone.
 import * as assert from 'node:assert/strict';
@@ -7,15 +7,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { readConfig } from '../register/config-preload';
-import { findConfigFile } from '../register/config-search';
-import { checkConfig, suggestKey } from '../register/config-validate';
+import { readConfig } from '../register/config/read';
+import { findConfigFile } from '../register/config/search';
+import { checkConfig, suggestKey } from '../register/config/validate';
 import {
   compileMatcher,
   requestOptionsUrl,
   toInstrumentationConfig,
-} from '../register/instrumentation-options';
-import { loadConfig } from '../src/config';
+} from '../register/settings/instrumentation-options';
+import { loadConfig } from '../src/common/config';
 import { type ReceivedSpan, startReceiver } from './helpers/otlp-receiver';
 import {
   BIN,

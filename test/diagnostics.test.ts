@@ -1,4 +1,4 @@
-// Issue #7: `otel-run bootstrap`, `doctor`, `env`, the startup line and the terminal view (`--view`), end to
+// Issue `otel-run bootstrap`, `doctor`, `env`, the startup line and the terminal view (`--view`), end to
 // end: the built CLI on fixture apps copied to temp folders, a fake package manager on PATH that records its
 // arguments, and a real OTLP receiver.
 import * as assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { PrettyExporter, renderTrace } from '../register/pretty-exporter';
+import { PrettyExporter, renderTrace } from '../register/export/pretty';
 import { startGrpcReceiver } from './helpers/grpc-receiver';
 import { type Receiver, startReceiver } from './helpers/otlp-receiver';
 import { BIN, copyFixture, describeResult, hermeticEnv, REGISTER, type RunResult, run } from './helpers/run';

@@ -1,4 +1,4 @@
-// Instrumentor discovery (issue #3) on test/fixtures/discovery-app: tiny real packages in every protocol form
+// Instrumentor discovery on test/fixtures/discovery-app: tiny real packages in every protocol form
 // (object, entry-only string, array, factory, plain instrumentor, InstrumentationBase), a scoped package, a
 // pnpm-like symlinked layout, and broken ones. The app runs bare and under otel-run; spans go to a real OTLP
 // receiver. Then the discovery cache, and layouts built on the fly (pnpm's hoisted folder, name collisions).
@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { discover } from '../register/discover';
-import { deriveName, readField } from '../register/manifest';
-import { plan } from '../register/plan';
+import { discover } from '../register/discovery/discover';
+import { deriveName, readField } from '../register/discovery/manifest';
+import { plan } from '../register/discovery/plan';
 import { linkInstrumentation } from './helpers/link-instrumentation';
 import { type ReceivedSpan, type Receiver, startReceiver } from './helpers/otlp-receiver';
 import { BIN, copyFixture, describeResult, hermeticEnv, type RunResult, run } from './helpers/run';
@@ -284,7 +284,7 @@ describe('the require hook', () => {
     // plus a callback that re-arms its own name, as the preload's @opentelemetry/api trigger does.
     const script = `
       const Module = require('node:module');
-      const { onFirstRequire } = require(${JSON.stringify(path.join(__dirname, '..', 'register', 'require-hook.js'))});
+      const { onFirstRequire } = require(${JSON.stringify(path.join(__dirname, '..', 'register', 'hooks', 'require-hook.js'))});
       const seen = [];
       let fired = 0;
       const onZlib = () => {

@@ -1,4 +1,4 @@
-// Issue #4: ES module apps traced out of the box. Real child processes under the built CLI (and the preload
+// Issue ES module apps traced out of the box. Real child processes under the built CLI (and the preload
 // alone), the real express/http instrumentations, spans checked at a real OTLP receiver. The fixtures run in
 // place with explicit enable lists: `import` ignores NODE_PATH, so a temp copy could not find express.
 import * as assert from 'node:assert/strict';
@@ -8,8 +8,8 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chooseIitm, esmNeed, packageOfFile } from '../register/esm';
-import type { Planned } from '../register/plan';
+import type { Planned } from '../register/discovery/plan';
+import { chooseIitm, esmNeed, packageOfFile } from '../register/hooks/esm';
 import { type ReceivedSpan, type Receiver, startReceiver } from './helpers/otlp-receiver';
 import { BIN, describeResult, FIXTURES, hermeticEnv, REPO_ROOT, type RunResult, run } from './helpers/run';
 

@@ -1,4 +1,4 @@
-// The fault matrix (issue #5), part two: instrumentors that fail, other agents and the app's own SDK, broken
+// The fault matrix, part two: instrumentors that fail, other agents and the app's own SDK, broken
 // node_modules, bad OTEL_* values and secrets, strict mode, the CLI's bad flags, an old Node in the tree.
 // Harness: helpers/faults.ts.
 import * as assert from 'node:assert/strict';

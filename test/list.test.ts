@@ -1,11 +1,11 @@
-// `otel-run list` (issue #3) on test/fixtures/discovery-app: every instrumentor found, its package, version,
+// `otel-run list` on test/fixtures/discovery-app: every instrumentor found, its package, version,
 // targets with the installed version, and a status with the reason — the documented `--json` shape
 // (docs/instrumentor-protocol.md), and the enable/disable lists.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
-import type { ListEntry } from '../register/protocol';
+import type { ListEntry } from '../register/discovery/protocol';
 import { linkInstrumentation } from './helpers/link-instrumentation';
 import { BIN, copyFixture, describeResult, hermeticEnv, run } from './helpers/run';
 

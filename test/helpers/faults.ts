@@ -1,4 +1,4 @@
-// The fault matrix's harness (issue #5; rows in test/faults.test.ts and test/faults-input.test.ts). A row is an
+// The fault matrix's harness (rows in test/faults-exit.test.ts and test/faults-input.test.ts). A row is an
 // app × a way out or a fault × what must happen. Each runs the app bare (`node app.js`) and under otel-run
 // (`node bin/otel-run.js node app.js`, OTLP to a receiver here), and checks: the same exit code or signal, the
 // same stdout, the app's own stderr unchanged (otel-run only adds `otel-run: ` lines, each in the house

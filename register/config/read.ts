@@ -1,0 +1,169 @@
+// The preload's side of the configuration. Under the CLI (OTEL_RUN_RESOLVED set) everything is already in the
+// environment: the settings as their variables, per-instrumentor options as JSON in OTEL_RUN_INSTRUMENTATIONS,
+// and, when a .js config gave functions, the file's path in OTEL_RUN_CONFIG_MODULE (loaded here, once, the
+// first time an instrumentor asks for its options). Used alone (a container's NODE_OPTIONS), the preload looks
+// for the same file itself: the environment wins over it. The loaders and the validator are required only
+// once a file was found; looking costs one stat per search place per folder.
+import * as path from 'node:path';
+import { ENV_CONFIG_MODULE, ENV_INSTRUMENTATION_CONFIG, ENV_RESOLVED } from '../contract';
+import * as log from '../util/stderr';
+
+type Options = Record<string, unknown>;
+
+/** `<what failed>: <why>` and `<what happens instead>`, the two halves of a preload warning. */
+export interface PreloadProblem {
+  readonly text: string;
+  readonly instead: string;
+}
+
+export interface PreloadConfig {
+  /** The environment to read settings from: process.env, or with the config file's values under it. */
+  env: NodeJS.ProcessEnv;
+  /** The config file read, if any. */
+  file?: string;
+  /** Problems found, said by reportConfigProblems once the settings (log level, strict) are known. */
+  problems: PreloadProblem[];
+  /** The options instrumentor `name` gets, declarative ones turned into hooks. */
+  configFor(name: string): Options;
+}
+
+function isPlainObject(v: unknown): v is Options {
+  return !!v && typeof v === 'object' && !Array.isArray(v);
+}
+
+function where(file: string, line: number | undefined): string {
+  return line === undefined ? file : `${file}:${line}`;
+}
+
+function makeConfigFor(
+  data: Record<string, Options> | undefined,
+  functions?: () => Record<string, unknown> | undefined,
+): (name: string) => Options {
+  return (name) => {
+    let options: unknown = data?.[name];
+    const fns = functions?.()?.[name];
+    if (fns !== undefined) {
+      const { mergeFunctions } =
+        require('../settings/instrumentation-options') as typeof import('../settings/instrumentation-options');
+      options = mergeFunctions(options, fns);
+    }
+    if (!isPlainObject(options) || Object.keys(options).length === 0) return {};
+    const { toInstrumentationConfig } =
+      require('../settings/instrumentation-options') as typeof import('../settings/instrumentation-options');
+    return toInstrumentationConfig(name, options, (m) => log.warn(m));
+  };
+}
+
+/** The `instrumentations` of a .js config named by the CLI, for the functions JSON could not carry. */
+function functionsFrom(file: string): () => Record<string, unknown> | undefined {
+  let loaded: Record<string, unknown> | undefined;
+  let done = false;
+  return () => {
+    if (done) return loaded;
+    done = true;
+    try {
+      const { loadConfigFileSync } = require('./load') as typeof import('./load');
+      const config = loadConfigFileSync(file).config as Options | undefined;
+      const instrumentations = config?.instrumentations;
+      if (isPlainObject(instrumentations)) loaded = instrumentations;
+    } catch (err) {
+      const e = err as { line?: number; message?: string };
+      log.warn(
+        `config file ${where(file, e.line)}: functions in instrumentations not loaded: ${e.message ?? String(err)} — those options are left out`,
+      );
+    }
+    return loaded;
+  };
+}
+
+/** OTEL_RUN_INSTRUMENTATIONS, parsed; problems go to `bad`. */
+export function parseInstrumentationsEnv(
+  raw: string | undefined,
+  bad: (why: string) => void,
+): Record<string, Options> | undefined {
+  if (!raw) return undefined;
+  try {
+    const parsed = JSON.parse(raw) as unknown;
+    if (isPlainObject(parsed)) return parsed as Record<string, Options>;
+    bad('not a JSON object');
+  } catch (err) {
+    bad(`not valid JSON (${(err as Error).message})`);
+  }
+  return undefined;
+}
+
+function instrumentationsFromEnv(
+  env: NodeJS.ProcessEnv,
+  problems: PreloadProblem[],
+): Record<string, Options> | undefined {
+  return parseInstrumentationsEnv(env[ENV_INSTRUMENTATION_CONFIG], (why) =>
+    problems.push({
+      text: `${ENV_INSTRUMENTATION_CONFIG} is ${why}`,
+      instead: 'instrumentors use their default options',
+    }),
+  );
+}
+
+/**
+ * One warning per problem; in strict mode the first one stops the process instead (the one case where the
+ * preload may: a thrown error at start, with the reason).
+ */
+export function reportConfigProblems(problems: readonly PreloadProblem[], strict: boolean): void {
+  const first = problems[0];
+  if (strict && first) {
+    const err = new Error(`otel-run: ${first.text} (strict mode: configuration problems are fatal)`);
+    // The reason is the message: a stack into otel-run's start would only hide it.
+    err.stack = `Error: ${err.message}`;
+    throw err;
+  }
+  for (const p of problems) log.warn(`${p.text} — ${p.instead}`);
+}
+
+export function readConfig(env: NodeJS.ProcessEnv, cwd: string): PreloadConfig {
+  const problems: PreloadProblem[] = [];
+  const fromEnv = () =>
+    env[ENV_INSTRUMENTATION_CONFIG] ? instrumentationsFromEnv(env, problems) : undefined;
+
+  const resolved = env[ENV_RESOLVED]?.trim();
+  if (resolved && !/^(0|false)$/i.test(resolved)) {
+    const module = env[ENV_CONFIG_MODULE];
+    return { env, problems, configFor: makeConfigFor(fromEnv(), module ? functionsFrom(module) : undefined) };
+  }
+
+  const explicit = env.OTEL_RUN_CONFIG?.trim();
+  const candidates = explicit
+    ? [path.resolve(cwd, explicit)]
+    : (require('./search') as typeof import('./search')).configCandidates(cwd);
+  let loaded: import('./load').LoadedConfig | undefined;
+  for (const file of candidates) {
+    const load = require('./load') as typeof import('./load');
+    try {
+      loaded = load.loadConfigFileSync(file);
+    } catch (err) {
+      const e = err as InstanceType<typeof load.ConfigFileError>;
+      problems.push({
+        text: `config file ${where(e.file ?? file, e.line)}: ${e.message}${e.hint ? ` (${e.hint})` : ''}`,
+        instead: 'the file is ignored',
+      });
+      break;
+    }
+    if (loaded.config !== undefined || explicit) break;
+    loaded = undefined;
+  }
+  if (!loaded) return { env, problems, configFor: makeConfigFor(fromEnv()) };
+
+  const { locateLine } = require('./load') as typeof import('./load');
+  const { checkConfig, layerEnv, layerInstrumentations } =
+    require('./validate') as typeof import('./validate');
+  const { file, text, prefix } = loaded;
+  const checked = checkConfig(loaded.config, (keys) => locateLine(text, [...prefix, ...keys]));
+  for (const p of checked.problems) {
+    problems.push({
+      text: `config file ${where(file, p.line)}: ${p.message}${p.hint ? ` (${p.hint})` : ''}`,
+      instead: p.instead,
+    });
+  }
+  const merged: NodeJS.ProcessEnv = { ...env, ...layerEnv([checked.env, env]) };
+  const instrumentations = layerInstrumentations([checked.instrumentations, fromEnv()]);
+  return { env: merged, file, problems, configFor: makeConfigFor(instrumentations) };
+}

@@ -1,0 +1,35 @@
+// What the CLI and the preload must agree on. The CLI hands its resolved settings to every process of the
+// tree through the environment: the spec's OTEL_* variables, plus the few OTEL_RUN_* below.
+import * as path from 'node:path';
+
+/** The package root (this file is dist/register/contract.js once built). */
+export const OWN_ROOT = path.resolve(__dirname, '..', '..');
+
+export const VERSION: string = (require(path.join(OWN_ROOT, 'package.json')) as { version: string }).version;
+
+/** The preload entry given to `--require` (plain JavaScript that even an old Node can parse). */
+export const REGISTER_ENTRY = path.join(OWN_ROOT, 'register', 'index.cjs');
+
+/** JSON object: per-instrumentor options, `{ "http": { ... } }`, from the config file. */
+export const ENV_INSTRUMENTATION_CONFIG = 'OTEL_RUN_INSTRUMENTATIONS';
+
+/** Set by the CLI once it has resolved flags, environment and config file: children then skip the file. */
+export const ENV_RESOLVED = 'OTEL_RUN_RESOLVED';
+
+/**
+ * Set by the CLI when a .js/.cjs/.mjs config file gives functions as per-instrumentor options (hooks), which
+ * JSON cannot carry: the file's absolute path; the preload loads it for those functions only.
+ */
+export const ENV_CONFIG_MODULE = 'OTEL_RUN_CONFIG_MODULE';
+
+/**
+ * Package managers that NODE_OPTIONS also reaches (`otel-run npm start` runs npm itself under the preload):
+ * they are not the app. Matched on the script Node runs.
+ */
+export const PACKAGE_MANAGERS: ReadonlyArray<{ file?: RegExp; dir?: string }> = [
+  // npm's own scripts, and the bin links (/usr/bin/npm) Node leaves unresolved in argv[1].
+  { file: /^np[mx](-cli\.js)?$/ },
+  { file: /^yarn(-[\w.-]+)?(\.c?js)?$/ },
+  { file: /^pnp[mx](\.c?js)?$/ },
+  { dir: 'corepack' },
+];

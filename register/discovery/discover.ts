@@ -1,0 +1,462 @@
+// Finds instrumentors and target libraries in the node_modules folders an app resolves from, and otel-run's
+// own. It runs at the start of every process, so each folder's scan is cached and reused while the folder's
+// modification time (and its @scope folders') is unchanged: npm, pnpm and yarn add, remove and replace
+// packages by renaming entries in these folders, which updates them. A warm start is then a few stat calls.
+// The one case that changes a package without touching its folder's entries is a linked package (a
+// workspace, `npm link`, `file:`): a symlink to a folder outside any node_modules, edited in place. Those
+// are re-validated by their package.json's modification time.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as log from '../util/stderr';
+import { CATALOG, type CatalogEntry } from './catalog';
+import { fromCatalog, isBuiltinTarget, type Manifest, readField } from './manifest';
+
+const CACHE_FORMAT = 3;
+
+interface PackageInfo {
+  version: string;
+  /** The raw "otelInstrumentor" field, when present. */
+  field?: unknown;
+}
+
+interface FolderScan {
+  mtimeMs: number;
+  scopes: Record<string, number>;
+  /** package.json modification time of each linked package (symlinked from outside any node_modules). */
+  linked: Record<string, number>;
+  packages: Record<string, PackageInfo>;
+  problems: string[];
+}
+
+interface CacheFile {
+  format: number;
+  folders: Record<string, FolderScan>;
+  /** `range\0version` → inside the range; null when the range does not parse. */
+  ranges?: Record<string, boolean | null>;
+}
+
+export interface Candidate {
+  manifest: Manifest;
+  package: string;
+  version: string;
+  /** Folder of the package as found (inside `nodeModules`; may be a symlink). */
+  dir: string;
+  nodeModules: string;
+  /** Found on the app's own resolution path (true) or only in otel-run's install (false). */
+  fromApp: boolean;
+}
+
+export interface Discovery {
+  appFolders: string[];
+  ownFolders: string[];
+  candidates: Candidate[];
+  problems: string[];
+  /** Installed version of a target as the app would resolve it; builtins report Node's version. */
+  installedVersion(target: string): string | null;
+  /** Whether `version` is inside `range` (prereleases included); throws when `range` does not parse. */
+  satisfies(version: string, range: string): boolean;
+  cacheFile?: string;
+  /** How the scan went: how many folders came from the cache. */
+  stats: { folders: number; fromCache: number; packagesRead: number };
+}
+
+export interface DiscoverOptions {
+  cwd?: string;
+  /** The entry script (process.argv[1]); its folder's resolution path comes first. */
+  entry?: string;
+  nodePath?: string;
+  /** otel-run's package folder; its node_modules (and the one it sits in) are searched for instrumentors. */
+  ownRoot?: string;
+  /** Where to keep the cache; false turns it off. Default: node_modules/.cache/otel-run of the app. */
+  cacheDir?: string | false;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** node_modules folders Node would search from `start`, nearest first. */
+export function resolutionFolders(start: string): string[] {
+  const out: string[] = [];
+  let dir = path.resolve(start);
+  for (;;) {
+    if (path.basename(dir) !== 'node_modules') {
+      const nm = path.join(dir, 'node_modules');
+      if (isDir(nm)) out.push(nm);
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return out;
+    dir = parent;
+  }
+}
+
+function ownFolders(ownRoot: string): string[] {
+  const out: string[] = [];
+  const nested = path.join(ownRoot, 'node_modules');
+  if (isDir(nested)) out.push(nested);
+  // Installed as a dependency: its own dependencies are usually hoisted next to it.
+  let up = path.dirname(ownRoot);
+  if (path.basename(up).startsWith('@')) up = path.dirname(up);
+  if (path.basename(up) === 'node_modules') out.push(up);
+  return out;
+}
+
+function realOf(p: string): string {
+  try {
+    return fs.realpathSync.native(p);
+  } catch {
+    return p;
+  }
+}
+
+/** Drops folders already listed under another path (NODE_PATH through a symlink, a linked workspace). */
+function uniqReal(list: string[]): string[] {
+  const seen = new Set<string>();
+  return list.filter((f) => {
+    const real = realOf(f);
+    if (seen.has(real)) return false;
+    seen.add(real);
+    return true;
+  });
+}
+
+function mtimeOf(p: string): number | undefined {
+  try {
+    return fs.statSync(p).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+const NODE_MODULES_SEGMENT = `${path.sep}node_modules${path.sep}`;
+
+function readPackage(dir: string, name: string, scan: FolderScan, isLink: boolean): void {
+  const file = path.join(dir, 'package.json');
+  if (isLink) {
+    // pnpm's links point into its content-addressed store (…/node_modules/.pnpm/…/node_modules/x), whose
+    // folders never change in place; a link anywhere else is a working copy that may.
+    try {
+      if (!fs.realpathSync.native(dir).includes(NODE_MODULES_SEGMENT)) {
+        const m = mtimeOf(file);
+        if (m !== undefined) scan.linked[name] = m;
+      }
+    } catch {
+      // Dangling: reported below when package.json cannot be read.
+    }
+  }
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // A folder without package.json is not a package (e.g. .bin, a leftover); a dangling symlink is a
+    // broken install worth one line.
+    if (code === 'ENOENT' && mtimeOf(dir) === undefined) {
+      scan.problems.push(`${dir} is a broken symlink — skipped`);
+    } else if (code !== 'ENOENT' && code !== 'ENOTDIR') {
+      scan.problems.push(`cannot read ${file}: ${code ?? log.reason(err)} — skipped`);
+    }
+    return;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    scan.problems.push(`${file} is not valid JSON (${log.reason(err)}) — that package is skipped`);
+    return;
+  }
+  if (json === null || typeof json !== 'object') return;
+  const pkg = json as { name?: unknown; version?: unknown; otelInstrumentor?: unknown };
+  const info: PackageInfo = { version: typeof pkg.version === 'string' ? pkg.version : '0.0.0' };
+  if (pkg.otelInstrumentor !== undefined) info.field = pkg.otelInstrumentor;
+  // The folder name is what `require` resolves, so it wins over a package.json "name" that disagrees.
+  scan.packages[name] = info;
+}
+
+function byName(a: fs.Dirent, b: fs.Dirent): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+function scanFolder(folder: string, mtimeMs: number): FolderScan {
+  const scan: FolderScan = { mtimeMs, scopes: {}, linked: {}, packages: {}, problems: [] };
+  let entries: fs.Dirent[];
+  try {
+    // Sorted: readdir order depends on the file system, and discovery order decides which copy wins.
+    entries = fs.readdirSync(folder, { withFileTypes: true }).sort(byName);
+  } catch (err) {
+    scan.problems.push(
+      `cannot read ${folder}: ${(err as NodeJS.ErrnoException).code ?? log.reason(err)} — its packages are not searched`,
+    );
+    return scan;
+  }
+  for (const entry of entries) {
+    if (entry.name.startsWith('.')) continue;
+    const full = path.join(folder, entry.name);
+    if (entry.name.startsWith('@')) {
+      let scoped: fs.Dirent[];
+      try {
+        scoped = fs.readdirSync(full, { withFileTypes: true }).sort(byName);
+        scan.scopes[entry.name] = fs.statSync(full).mtimeMs;
+      } catch (err) {
+        scan.problems.push(
+          `cannot read ${full}: ${(err as NodeJS.ErrnoException).code ?? log.reason(err)} — skipped`,
+        );
+        continue;
+      }
+      for (const s of scoped) {
+        if (s.name.startsWith('.')) continue;
+        if (s.isDirectory() || s.isSymbolicLink())
+          readPackage(path.join(full, s.name), `${entry.name}/${s.name}`, scan, s.isSymbolicLink());
+      }
+    } else if (entry.isDirectory() || entry.isSymbolicLink()) {
+      readPackage(full, entry.name, scan, entry.isSymbolicLink());
+    }
+  }
+  return scan;
+}
+
+function isFresh(scan: FolderScan | undefined, folder: string, mtimeMs: number): scan is FolderScan {
+  if (!scan || scan.mtimeMs !== mtimeMs) return false;
+  for (const [scope, m] of Object.entries(scan.scopes)) {
+    if (mtimeOf(path.join(folder, scope)) !== m) return false;
+  }
+  for (const [name, m] of Object.entries(scan.linked ?? {})) {
+    if (mtimeOf(path.join(folder, name, 'package.json')) !== m) return false;
+  }
+  return true;
+}
+
+function hashOf(text: string): string {
+  // FNV-1a: enough to keep caches of different folder sets apart, without loading node:crypto.
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16);
+}
+
+/** In the app's nearest node_modules (never a NODE_PATH folder, which may be shared), else the temp folder. */
+function cachePath(options: DiscoverOptions, nearest: string | undefined, all: string[]): string | undefined {
+  if (options.cacheDir === false) return undefined;
+  const key = hashOf(all.join('\n'));
+  const dir =
+    options.cacheDir ??
+    (nearest
+      ? path.join(nearest, '.cache', 'otel-run')
+      : // process.getuid, not os.userInfo(): that throws for a uid with no passwd entry (OpenShift's random uids).
+        path.join(os.tmpdir(), `otel-run-${process.getuid?.() ?? 'user'}`));
+  return path.join(dir, `discovery-${key}.json`);
+}
+
+function readCache(file: string | undefined): CacheFile | undefined {
+  if (!file) return undefined;
+  try {
+    const cache = JSON.parse(fs.readFileSync(file, 'utf8')) as CacheFile;
+    return cache.format === CACHE_FORMAT ? cache : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeCache(file: string, cache: CacheFile): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    fs.writeFileSync(tmp, JSON.stringify(cache));
+    // Atomic: two processes starting at once each write a whole file, and the last one wins.
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    log.debug(`discovery cache not written to ${file}: ${log.reason(err)}`);
+    try {
+      fs.unlinkSync(tmp);
+    } catch {}
+  }
+}
+
+function ensureCacheDir(file: string | undefined): void {
+  if (!file) return;
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+  } catch {
+    // Read-only image: every start is a cold start, which still works.
+  }
+}
+
+type RangeClass = new (
+  range: string,
+  options?: { includePrerelease?: boolean },
+) => { test(version: string): boolean };
+let RangeCtor: RangeClass | undefined;
+
+function checkRange(version: string, range: string): boolean | null {
+  RangeCtor ??= require('semver/classes/range') as RangeClass;
+  try {
+    return new RangeCtor(range, { includePrerelease: true }).test(version);
+  } catch {
+    return null;
+  }
+}
+
+let catalogByPackage: Map<string, CatalogEntry> | undefined;
+
+function catalogEntry(pkg: string): CatalogEntry | undefined {
+  catalogByPackage ??= new Map(CATALOG.map((e) => [e.package, e]));
+  return catalogByPackage.get(pkg);
+}
+
+const AUTO_INSTRUMENTATIONS = '@opentelemetry/auto-instrumentations-node';
+
+export function discover(options: DiscoverOptions = {}): Discovery {
+  const cwd = options.cwd ?? process.cwd();
+  const starts = options.entry ? [path.dirname(options.entry), cwd] : [cwd];
+  const nodePath = (options.nodePath ?? '')
+    .split(path.delimiter)
+    .filter(Boolean)
+    .map((p) => path.resolve(cwd, p))
+    .filter(isDir);
+  const onPath = starts.flatMap(resolutionFolders);
+  const resolution = uniqReal([...onPath, ...nodePath]);
+  // pnpm keeps the app's transitive dependencies out of node_modules, in node_modules/.pnpm/node_modules
+  // (its default hoist-pattern "*"): a library an instrumentor targets is often only there (pg-pool under
+  // pg, @smithy/* under the AWS SDK). Searched last, so the app's direct dependencies come first, as npm's
+  // hoisting would have them.
+  const appFolders = uniqReal([
+    ...resolution,
+    ...resolution.map((f) => path.join(f, '.pnpm', 'node_modules')).filter(isDir),
+  ]);
+  const appReal = new Set(appFolders.map(realOf));
+  const own = options.ownRoot
+    ? uniqReal(ownFolders(options.ownRoot)).filter((f) => !appReal.has(realOf(f)))
+    : [];
+
+  const file = cachePath(options, onPath[0], [...appFolders, ...own]);
+  ensureCacheDir(file);
+  const cache = readCache(file) ?? { format: CACHE_FORMAT, folders: {} };
+  let dirty = false;
+  const stats = { folders: 0, fromCache: 0, packagesRead: 0 };
+
+  const scans = new Map<string, FolderScan>();
+  const scanOf = (folder: string): FolderScan | undefined => {
+    if (scans.has(folder)) return scans.get(folder);
+    const mtimeMs = mtimeOf(folder);
+    if (mtimeMs === undefined) return undefined;
+    stats.folders++;
+    let scan = cache.folders[folder];
+    if (isFresh(scan, folder, mtimeMs)) {
+      stats.fromCache++;
+    } else {
+      scan = scanFolder(folder, mtimeMs);
+      stats.packagesRead += Object.keys(scan.packages).length;
+      cache.folders[folder] = scan;
+      dirty = true;
+    }
+    scans.set(folder, scan);
+    return scan;
+  };
+
+  const candidates: Candidate[] = [];
+  const problems: string[] = [];
+  const visit = (folder: string, fromApp: boolean): void => {
+    const scan = scanOf(folder);
+    if (!scan) return;
+    problems.push(...scan.problems);
+    for (const [name, info] of Object.entries(scan.packages)) {
+      // Most packages are neither instrumentors nor the reference: skip them before any path work (this
+      // loop runs over every package on every start, ~5 ms of a warm start on 2,000 packages otherwise).
+      if (info.field === undefined && name !== AUTO_INSTRUMENTATIONS && !catalogEntry(name)) continue;
+      const dir = path.join(folder, name);
+      const base = { package: name, version: info.version, dir, nodeModules: folder, fromApp };
+      if (info.field !== undefined) {
+        for (const manifest of readField(name, info.field)) candidates.push({ ...base, manifest });
+        continue;
+      }
+      const entry = catalogEntry(name);
+      if (entry) candidates.push({ ...base, manifest: fromCatalog(entry) });
+      // Its instrumentations may sit in its own node_modules (a version conflict) or, with pnpm, beside its
+      // real folder in the store (…/.pnpm/@opentelemetry+auto-instrumentations-node@x/node_modules).
+      if (name === AUTO_INSTRUMENTATIONS) {
+        const real = realOf(dir);
+        const store = path.dirname(path.dirname(real));
+        for (const f of [path.join(dir, 'node_modules'), store]) {
+          if (path.basename(f) !== 'node_modules' || !isDir(f)) continue;
+          const r = realOf(f);
+          if (!extraReal.has(r) && !appReal.has(r)) {
+            extraReal.add(r);
+            extra.push(f);
+          }
+        }
+      }
+    }
+  };
+  const extra: string[] = [];
+  const extraReal = new Set(own.map(realOf));
+  // An auto-instrumentations-node the app installed comes before otel-run's own install, as the app's other
+  // packages do; one otel-run's install holds comes after it.
+  for (const f of appFolders) visit(f, true);
+  let i = 0;
+  for (; i < extra.length; i++) visit(extra[i] as string, true);
+  for (const f of own) visit(f, false);
+  for (; i < extra.length; i++) visit(extra[i] as string, false);
+
+  const versions = new Map<string, string | null>();
+  const installedVersion = (target: string): string | null => {
+    if (versions.has(target)) return versions.get(target) ?? null;
+    let found: string | null = null;
+    for (const f of appFolders) {
+      const info = scanOf(f)?.packages[target];
+      if (info) {
+        found = info.version;
+        break;
+      }
+    }
+    versions.set(target, found);
+    return found;
+  };
+
+  // Range checks are remembered with the scans: loading semver and parsing ranges costs ~20 ms, and the
+  // answer for a (range, version) pair never changes. Every check plan() will ask for is made here, so a warm
+  // start loads no semver at all.
+  cache.ranges ??= {};
+  const ranges = cache.ranges;
+  const satisfies = (version: string, range: string): boolean => {
+    if (range.trim() === '*' || range.trim() === '') return true;
+    const key = `${range}\u0000${version}`;
+    let ok = ranges[key];
+    if (ok === undefined) {
+      ok = checkRange(version, range);
+      ranges[key] = ok;
+      dirty = true;
+    }
+    if (ok === null) throw new Error(`${JSON.stringify(range)} is not a semver range`);
+    return ok;
+  };
+  for (const c of candidates) {
+    for (const [module, range] of Object.entries(c.manifest.targets)) {
+      const installed = isBuiltinTarget(module) ? process.versions.node : installedVersion(module);
+      if (installed === null && c.manifest.source !== 'field') continue;
+      try {
+        satisfies(installed ?? '0.0.0', range);
+      } catch {
+        // Remembered as invalid; plan() reports it.
+      }
+    }
+  }
+
+  if (dirty && file) writeCache(file, cache);
+
+  return {
+    appFolders,
+    ownFolders: own,
+    candidates,
+    problems,
+    installedVersion,
+    satisfies,
+    cacheFile: file,
+    stats,
+  };
+}

@@ -1,0 +1,128 @@
+// The resource every span carries. Service name: OTEL_SERVICE_NAME > service.name in resource attributes >
+// the nearest package.json of the entry script when it is outside node_modules (so a `tsx` or `next`
+// launcher does not name the service), else of the working directory > unknown_service:node.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Resource, ResourceDetector } from '@opentelemetry/resources';
+import type { Settings } from '../settings/table';
+import * as log from '../util/stderr';
+
+export const DISTRO_NAME = 'otel-run';
+
+interface AppPackage {
+  name?: string;
+  version?: string;
+}
+
+function nearestPackage(start: string): AppPackage | undefined {
+  let dir = start;
+  for (;;) {
+    const file = path.join(dir, 'package.json');
+    try {
+      const json = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+      return {
+        name: typeof json.name === 'string' ? json.name : undefined,
+        version: typeof json.version === 'string' ? json.version : undefined,
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        log.debug(`${file} not used for the service name: ${log.reason(err)}`);
+        return undefined;
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+export function appPackage(entry: string | undefined, cwd: string): AppPackage | undefined {
+  const inNodeModules = entry?.split(path.sep).includes('node_modules');
+  const start = entry && path.isAbsolute(entry) && !inNodeModules ? path.dirname(entry) : cwd;
+  return nearestPackage(start);
+}
+
+/** Cloud and container detectors live in packages of their own; they are used when the app has them. */
+const OPTIONAL_DETECTORS: Record<string, { package: string; exports: string[] }> = {
+  container: { package: '@opentelemetry/resource-detector-container', exports: ['containerDetector'] },
+  alibaba: {
+    package: '@opentelemetry/resource-detector-alibaba-cloud',
+    exports: ['alibabaCloudEcsDetector'],
+  },
+  aws: {
+    package: '@opentelemetry/resource-detector-aws',
+    exports: [
+      'awsEc2Detector',
+      'awsEcsDetector',
+      'awsEksDetector',
+      'awsBeanstalkDetector',
+      'awsLambdaDetector',
+    ],
+  },
+  azure: {
+    package: '@opentelemetry/resource-detector-azure',
+    exports: ['azureAppServiceDetector', 'azureFunctionsDetector', 'azureVmDetector'],
+  },
+  gcp: { package: '@opentelemetry/resource-detector-gcp', exports: ['gcpDetector'] },
+};
+
+function optionalDetectors(name: string, from: string[]): ResourceDetector[] {
+  const spec = OPTIONAL_DETECTORS[name];
+  if (!spec) return [];
+  try {
+    const file = require.resolve(spec.package, { paths: from });
+    const mod = require(file) as Record<string, ResourceDetector | undefined>;
+    return spec.exports.map((e) => mod[e]).filter((d): d is ResourceDetector => !!d);
+  } catch (err) {
+    log.warn(
+      `resource detector ${name} needs ${spec.package}: ${log.reason(err)} — skipped (npm install ${spec.package})`,
+    );
+    return [];
+  }
+}
+
+export function buildResource(
+  settings: Settings,
+  app: { entry?: string; cwd: string; version: string },
+): Resource {
+  const resources = require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
+  const wanted = new Set(settings.resourceDetectors);
+  if (wanted.has('all')) {
+    // 'all' means every local detector; cloud ones probe metadata addresses at start, so they run only
+    // when named.
+    for (const d of ['env', 'host', 'os', 'process', 'serviceinstance', 'container']) wanted.add(d);
+  }
+  if (wanted.has('none')) wanted.clear();
+
+  const detectors: ResourceDetector[] = [];
+  if (wanted.has('host')) detectors.push(resources.hostDetector);
+  if (wanted.has('os')) detectors.push(resources.osDetector);
+  if (wanted.has('process')) detectors.push(resources.processDetector);
+  if (wanted.has('serviceinstance')) detectors.push(resources.serviceInstanceIdDetector);
+  for (const name of Object.keys(OPTIONAL_DETECTORS)) {
+    if (wanted.has(name)) detectors.push(...optionalDetectors(name, [app.cwd]));
+  }
+
+  const pkg = appPackage(app.entry, app.cwd);
+  let resource = resources.defaultResource();
+  if (pkg?.name) {
+    resource = resource.merge(
+      resources.resourceFromAttributes({
+        'service.name': pkg.name,
+        ...(pkg.version ? { 'service.version': pkg.version } : {}),
+      }),
+    );
+  }
+  if (detectors.length) resource = resource.merge(resources.detectResources({ detectors }));
+  if (wanted.has('env'))
+    resource = resource.merge(resources.resourceFromAttributes(settings.resourceAttributes));
+  if (settings.serviceName) {
+    resource = resource.merge(resources.resourceFromAttributes({ 'service.name': settings.serviceName }));
+  }
+  return resource.merge(
+    resources.resourceFromAttributes({
+      'telemetry.distro.name': DISTRO_NAME,
+      'telemetry.distro.version': app.version,
+    }),
+  );
+}

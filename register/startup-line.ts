@@ -1,0 +1,75 @@
+// The one line each traced process prints under OTEL_LOG_LEVEL=info (`otel-run --verbose`): version, service,
+// where spans go, and which instrumentors are armed. Printed at start, not when the SDK is built: the SDK
+// and each instrumentor load lazily (at the first require of their library), so "at SDK creation" would print
+// nothing for a process that never makes a span and would come after the app's own first output. The names
+// listed are the planned ones: exactly those that activate when their library is first required.
+
+import type { Planned } from './discovery/plan';
+import type { ExporterSlot } from './export/slots';
+import { appPackage } from './sdk/resource';
+import { otlpTarget, selected } from './settings/endpoints';
+import type { Settings } from './settings/table';
+import * as log from './util/stderr';
+
+export interface StartupFacts {
+  version: string;
+  settings: Settings;
+  planned: Planned[];
+  slots: Pick<ExporterSlot, 'label'>[];
+  entry?: string;
+  cwd: string;
+  pid: number;
+}
+
+/** The service name the resource will carry (the same precedence as register/sdk/resource.ts). */
+export function serviceNameOf(settings: Settings, entry: string | undefined, cwd: string): string {
+  return (
+    settings.serviceName ??
+    settings.resourceAttributes['service.name'] ??
+    appPackage(entry, cwd)?.name ??
+    'unknown_service:node'
+  );
+}
+
+function signalExporters(s: Settings, signal: 'metrics' | 'logs'): string {
+  const names = selected(signal === 'metrics' ? s.metricsExporter : s.logsExporter);
+  const labels = names.map((name) => {
+    if (name !== 'otlp') return name;
+    const t = otlpTarget(s, signal);
+    return `otlp ${t.protocol} to ${t.url}`;
+  });
+  return labels.join(', ') || 'none';
+}
+
+export function startupLine(f: StartupFacts): string {
+  const enabled = f.planned.filter((p) => p.status === 'enabled').map((p) => p.name);
+  const exporters = f.slots.map((s) => s.label).join(', ') || 'none';
+  return [
+    `v${f.version} in pid ${f.pid}`,
+    `service ${serviceNameOf(f.settings, f.entry, f.cwd)}`,
+    `traces to ${exporters}`,
+    `metrics to ${signalExporters(f.settings, 'metrics')}`,
+    `logs to ${signalExporters(f.settings, 'logs')}`,
+    `instrumentors ${enabled.length ? enabled.sort().join(', ') : '(none)'}`,
+  ].join('; ');
+}
+
+/** Prints the line (callers check `log.isEnabled('info')` first, so a default start pays nothing). */
+export function logStartup(settings: Settings, planned: Planned[], version: string): void {
+  try {
+    const { createSlots } = require('./export/slots') as typeof import('./export/slots');
+    log.info(
+      startupLine({
+        version,
+        settings,
+        planned,
+        slots: createSlots(settings),
+        entry: process.argv[1],
+        cwd: process.cwd(),
+        pid: process.pid,
+      }),
+    );
+  } catch (err) {
+    log.debug(`startup line not printed: ${log.reason(err)}`);
+  }
+}

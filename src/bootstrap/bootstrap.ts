@@ -1,0 +1,422 @@
+// `otel-run bootstrap [--install] [--json]`: the Node counterpart of Python's `opentelemetry-bootstrap`. Reads
+// the app's dependencies (package.json, and the versions installed), maps each library to the contrib
+// instrumentation that covers it (register/discovery/catalog.ts, with its supported ranges), and prints the missing
+// ones as a ready install command for the project's package manager, or runs it with --install.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command } from 'commander';
+import spawn from 'cross-spawn';
+import { OWN_ROOT } from '../../register/contract';
+import { CATALOG, type CatalogEntry } from '../../register/discovery/catalog';
+import { resolutionFolders } from '../../register/discovery/discover';
+import { isBuiltinTarget } from '../../register/discovery/manifest';
+import { UsageError } from '../common/flags';
+import { parseSubcommand } from '../common/parse-args';
+
+/**
+ * Versions to install: the 0.223 / 2.12 line that runs on Node 20 (what @opentelemetry/auto-instrumentations-node
+ * 0.81.2 depends on, as installed and tested here). Exact, so what is installed is what otel-run was tested with.
+ */
+export const PINS: Readonly<Record<string, string>> = {
+  amqplib: '0.70.0',
+  'aws-lambda': '0.75.0',
+  'aws-sdk': '0.78.0',
+  bunyan: '0.68.0',
+  'cassandra-driver': '0.68.0',
+  connect: '0.66.0',
+  cucumber: '0.39.0',
+  dataloader: '0.40.0',
+  dns: '0.66.0',
+  express: '0.71.1',
+  fs: '0.42.0',
+  'generic-pool': '0.66.0',
+  graphql: '0.71.0',
+  grpc: '0.223.0',
+  hapi: '0.69.0',
+  'host-metrics': '0.6.0',
+  http: '0.223.0',
+  ioredis: '0.71.0',
+  kafkajs: '0.32.0',
+  knex: '0.67.0',
+  koa: '0.71.0',
+  'lru-memoizer': '0.67.0',
+  memcached: '0.66.0',
+  mongodb: '0.76.0',
+  mongoose: '0.69.0',
+  mysql: '0.69.1',
+  mysql2: '0.69.0',
+  'nestjs-core': '0.70.0',
+  net: '0.67.0',
+  openai: '0.21.0',
+  oracledb: '0.48.0',
+  pg: '0.76.0',
+  pino: '0.69.0',
+  redis: '0.71.0',
+  restify: '0.68.0',
+  router: '0.67.0',
+  'runtime-node': '0.36.1',
+  'socket.io': '0.70.0',
+  tedious: '0.42.0',
+  undici: '0.33.0',
+  winston: '0.68.1',
+};
+
+/**
+ * Libraries users depend on whose instrumentation hooks another module they pull in: the AWS SDK v3 clients
+ * (hooked through @smithy/* and @aws-sdk/middleware-stack), redis 4+ (through @redis/client), NestJS's
+ * express adapter (express itself). Matched on the dependency name.
+ */
+const ALIASES: ReadonlyArray<{ match: (dep: string) => boolean; instrumentation: string }> = [
+  { match: (d) => d.startsWith('@aws-sdk/'), instrumentation: 'aws-sdk' },
+  { match: (d) => d.startsWith('@smithy/'), instrumentation: 'aws-sdk' },
+  { match: (d) => d === '@nestjs/platform-express', instrumentation: 'express' },
+];
+
+/** Libraries that look covered and are not: said plainly rather than left out. */
+const UNSUPPORTED: Readonly<Record<string, string>> = {
+  'aws-sdk':
+    'aws-sdk v2 is not instrumented (instrumentation-aws-sdk covers the v3 clients, @aws-sdk/client-*)',
+};
+
+export type Status = 'missing' | 'outdated' | 'installed' | 'incompatible' | 'shipped' | 'unsupported';
+
+export interface LibraryReport {
+  library: string;
+  /** The installed version, else the range package.json declares. */
+  version: string | null;
+  versionSource: 'installed' | 'declared';
+  instrumentation: string | null;
+  package: string | null;
+  pin: string | null;
+  /** The library versions the instrumentation supports. */
+  supported: string | null;
+  status: Status;
+  /** The instrumentation's installed version, when it is. */
+  installedVersion: string | null;
+  reason: string;
+}
+
+export interface PackageManager {
+  name: 'npm' | 'pnpm' | 'yarn' | 'bun';
+  /** The lockfile it was detected from, or null (packageManager field, or the npm default). */
+  lockfile: string | null;
+}
+
+export interface BootstrapReport {
+  root: string;
+  packageManager: PackageManager;
+  libraries: LibraryReport[];
+  /** `package@version` for every missing instrumentation. */
+  install: string[];
+  /** The command that installs them, or null when nothing is missing. */
+  command: string[] | null;
+}
+
+interface AppManifest {
+  dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+  packageManager?: string;
+}
+
+function readJson(file: string): unknown {
+  return JSON.parse(fs.readFileSync(file, 'utf8'));
+}
+
+/** The nearest folder with a package.json, from `cwd` up. */
+export function findRoot(cwd: string): string | undefined {
+  let dir = path.resolve(cwd);
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+const LOCKFILES: ReadonlyArray<[string, PackageManager['name']]> = [
+  ['pnpm-lock.yaml', 'pnpm'],
+  ['yarn.lock', 'yarn'],
+  ['package-lock.json', 'npm'],
+  ['npm-shrinkwrap.json', 'npm'],
+  ['bun.lock', 'bun'],
+  ['bun.lockb', 'bun'],
+];
+
+/** The lockfile nearest the app (a workspace keeps it at the repository root), else `packageManager`. */
+export function detectPackageManager(root: string, manifest: AppManifest): PackageManager {
+  let dir = root;
+  for (;;) {
+    for (const [file, name] of LOCKFILES) {
+      if (fs.existsSync(path.join(dir, file))) return { name, lockfile: path.join(dir, file) };
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  const declared = /^(npm|pnpm|yarn|bun)@/.exec(manifest.packageManager ?? '')?.[1];
+  return { name: (declared as PackageManager['name'] | undefined) ?? 'npm', lockfile: null };
+}
+
+export function installCommand(pm: PackageManager, root: string, packages: string[]): string[] {
+  switch (pm.name) {
+    case 'pnpm':
+      // At a workspace root pnpm refuses `add` without -w (--workspace-root).
+      return fs.existsSync(path.join(root, 'pnpm-workspace.yaml'))
+        ? ['pnpm', 'add', '-w', ...packages]
+        : ['pnpm', 'add', ...packages];
+    case 'yarn':
+      return ['yarn', 'add', ...packages];
+    case 'bun':
+      return ['bun', 'add', ...packages];
+    default:
+      return ['npm', 'install', ...packages];
+  }
+}
+
+function installedVersion(folders: string[], name: string): string | null {
+  for (const folder of folders) {
+    try {
+      const pkg = readJson(path.join(folder, name, 'package.json')) as { version?: unknown };
+      if (typeof pkg.version === 'string') return pkg.version;
+    } catch {}
+  }
+  return null;
+}
+
+type Semver = typeof import('semver');
+
+function fits(semver: Semver, version: string, declared: boolean, range: string): boolean | null {
+  try {
+    if (!declared) return semver.satisfies(version, range, { includePrerelease: true });
+    // A declared range (not installed yet): compatible if some version it allows is supported.
+    if (semver.validRange(version) === null) return null;
+    return semver.intersects(version, range, { includePrerelease: true });
+  } catch {
+    return null;
+  }
+}
+
+/** Below the pin's compatible line (`^0.71.0` is 0.71.x): an older release train. */
+function older(semver: Semver, installed: string, pin: string): boolean {
+  try {
+    return semver.lt(installed, pin) && !semver.satisfies(installed, `^${pin.replace(/\.\d+$/, '.0')}`);
+  } catch {
+    return false;
+  }
+}
+
+/** otel-run's own instrumentations (http, undici, …): nothing to install for them. */
+function shippedNames(): Set<string> {
+  const own = (readJson(path.join(OWN_ROOT, 'package.json')) as AppManifest).dependencies ?? {};
+  return new Set(CATALOG.filter((e) => own[e.package] !== undefined).map((e) => e.name));
+}
+
+export function analyse(cwd: string): BootstrapReport {
+  const root = findRoot(cwd);
+  if (!root) {
+    throw new UsageError(
+      `no package.json in ${cwd} or above (otel-run bootstrap)`,
+      'run it in your app’s folder, where its package.json is',
+    );
+  }
+  const manifest = readJson(path.join(root, 'package.json')) as AppManifest;
+  const semver = require('semver') as Semver;
+  const folders = resolutionFolders(root);
+  const shipped = shippedNames();
+  // Runtime dependencies only: devDependencies (test runners, build tools) do not run in production.
+  const deps: Record<string, string> = { ...manifest.optionalDependencies, ...manifest.dependencies };
+  const byName = new Map(CATALOG.map((e) => [e.name, e]));
+  const byTarget = new Map<string, CatalogEntry>();
+  for (const e of CATALOG) {
+    for (const t of Object.keys(e.targets)) if (!isBuiltinTarget(t)) byTarget.set(t, e);
+  }
+
+  const libraries: LibraryReport[] = [];
+  for (const [library, declaredRange] of Object.entries(deps).sort(([a], [b]) => a.localeCompare(b))) {
+    const installed = installedVersion(folders, library);
+    const version = installed ?? declaredRange;
+    const versionSource = installed ? 'installed' : 'declared';
+    const base = { library, version, versionSource } as const;
+    if (UNSUPPORTED[library]) {
+      libraries.push({
+        ...base,
+        instrumentation: null,
+        package: null,
+        pin: null,
+        supported: null,
+        status: 'unsupported',
+        installedVersion: null,
+        reason: UNSUPPORTED[library] as string,
+      });
+      continue;
+    }
+    const alias = ALIASES.find((a) => a.match(library));
+    const entry = byTarget.get(library) ?? (alias ? byName.get(alias.instrumentation) : undefined);
+    if (!entry) continue;
+    // Several aws clients map to one instrumentation: report it once.
+    if (alias && libraries.some((l) => l.instrumentation === entry.name)) continue;
+
+    let supported = entry.targets[library] ?? null;
+    let ok: boolean | null = supported ? fits(semver, version, !installed, supported) : null;
+    if (!supported) {
+      // Matched through an alias: check the modules the instrumentation really hooks, when installed.
+      const hooked = Object.entries(entry.targets)
+        .map(([module, range]) => ({ module, range, version: installedVersion(folders, module) }))
+        .filter((t) => t.version !== null);
+      supported = (
+        hooked.length ? hooked : Object.entries(entry.targets).map(([module, range]) => ({ module, range }))
+      )
+        .map((t) => `${t.module} ${t.range}`)
+        .join(', ');
+      ok = hooked.length ? hooked.some((t) => fits(semver, t.version as string, false, t.range)) : true;
+    }
+    if (entry.name === 'redis' && ok === false && library === 'redis') {
+      // redis 4+ is hooked through @redis/client, its own dependency.
+      const client = installedVersion(folders, '@redis/client');
+      supported = entry.targets['@redis/client'] ?? supported;
+      ok =
+        client !== null
+          ? fits(semver, client, false, supported ?? '*')
+          : fits(semver, version, !installed, '>=4');
+    }
+    const report: LibraryReport = {
+      ...base,
+      instrumentation: entry.name,
+      package: entry.package,
+      pin: PINS[entry.name] ?? null,
+      supported,
+      status: 'missing',
+      installedVersion: installedVersion(folders, entry.package),
+      reason: '',
+    };
+    if (shipped.has(entry.name)) {
+      report.status = 'shipped';
+      report.reason = 'comes with otel-run';
+    } else if (ok === false) {
+      report.status = 'incompatible';
+      report.reason = `${library}@${version} is outside the supported ${supported}`;
+    } else if (report.installedVersion && report.pin && older(semver, report.installedVersion, report.pin)) {
+      // An older 0.x line is another API: installing the pin upgrades it, as opentelemetry-bootstrap does.
+      report.status = 'outdated';
+      report.reason = `installed ${report.installedVersion}, older than the ${report.pin} otel-run is tested with`;
+    } else if (report.installedVersion) {
+      report.status = 'installed';
+      report.reason =
+        report.pin && report.installedVersion !== report.pin
+          ? `installed ${report.installedVersion} (otel-run is tested with ${report.pin})`
+          : `installed ${report.installedVersion}`;
+    } else {
+      report.reason =
+        ok === null
+          ? `cannot check ${version} against ${supported}`
+          : installed
+            ? ''
+            : 'library version from package.json (not installed yet)';
+    }
+    libraries.push(report);
+  }
+
+  const install = [
+    ...new Set(
+      libraries
+        .filter((l) => (l.status === 'missing' || l.status === 'outdated') && l.package)
+        .map((l) => `${l.package}@${l.pin}`),
+    ),
+  ];
+  const packageManager = detectPackageManager(root, manifest);
+  return {
+    root,
+    packageManager,
+    libraries,
+    install,
+    command: install.length ? installCommand(packageManager, root, install) : null,
+  };
+}
+
+function text(r: BootstrapReport): string {
+  const pm = r.packageManager;
+  const from = pm.lockfile ? path.relative(r.root, pm.lockfile) || pm.lockfile : 'no lockfile: default';
+  const lines = [`otel-run bootstrap: ${r.root} (${pm.name}, ${from})`, ''];
+  if (r.libraries.length === 0) {
+    lines.push('  No dependency of this app has a contrib instrumentation.');
+  } else {
+    const rows = r.libraries.map((l) => [
+      `${l.library}@${l.version}`,
+      l.package ? `${l.package}${l.status === 'missing' || l.status === 'outdated' ? `@${l.pin}` : ''}` : '-',
+      l.status,
+      l.reason,
+    ]);
+    const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => (row[i] as string).length)));
+    for (const row of rows) {
+      lines.push(
+        `  ${row
+          .map((c, i) => (i < 3 ? c.padEnd(widths[i] as number) : c))
+          .join('  ')
+          .trimEnd()}`,
+      );
+    }
+  }
+  lines.push(
+    '  http, https and fetch (undici) are traced by the instrumentations that come with otel-run.',
+    '',
+  );
+  if (r.command) {
+    lines.push(
+      `To install the ${r.install.length} missing or outdated instrumentation${r.install.length === 1 ? '' : 's'}:`,
+    );
+    lines.push(`  ${r.command.join(' ')}`);
+    lines.push('or run: otel-run bootstrap --install');
+  } else {
+    lines.push('Nothing to install.');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function runInstall(r: BootstrapReport, json: boolean): Promise<number> {
+  const [cmd, ...args] = r.command as [string, ...string[]];
+  process.stderr.write(`otel-run: running ${r.command?.join(' ')} (in ${r.root})\n`);
+  return new Promise((resolve) => {
+    // With --json, stdout carries the report alone: the package manager's output goes to stderr.
+    const child = spawn(cmd, args, { cwd: r.root, stdio: ['inherit', json ? 2 : 'inherit', 'inherit'] });
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      process.stderr.write(
+        `otel-run: cannot run ${cmd}: ${err.code === 'ENOENT' ? 'command not found' : err.message}\n  hint: install ${cmd}, or run the command above with the package manager you use\n`,
+      );
+      resolve(1);
+    });
+    child.on('exit', (code, signal) => {
+      if (code === 0) {
+        process.stderr.write(
+          'otel-run: installed — see your traces with: otel-run --view node <entry file>\n',
+        );
+        resolve(0);
+      } else {
+        process.stderr.write(
+          `otel-run: ${cmd} failed (${signal ? `signal ${signal}` : `exit code ${code}`}) — nothing else was changed\n`,
+        );
+        resolve(1);
+      }
+    });
+  });
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const program = new Command('otel-run bootstrap')
+    .description(
+      'Find the instrumentation packages this app’s libraries need, print the install command, or run it.',
+    )
+    .option(
+      '--install',
+      'run the install command with the package manager of the project (from its lockfile)',
+    )
+    .option('--json', 'print the report as JSON')
+    .exitOverride();
+  const ended = parseSubcommand(program, argv);
+  if (ended !== undefined) return ended;
+  const opts = program.opts<{ install?: boolean; json?: boolean }>();
+  const report = analyse(process.cwd());
+  process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : text(report));
+  if (opts.install && report.command) return runInstall(report, !!opts.json);
+  return 0;
+}

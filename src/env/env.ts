@@ -1,0 +1,149 @@
+// `otel-run env [--format shell|dockerfile|k8s]`: the environment `otel-run <command>` would give the app,
+// for places where the CLI does not run (a container, a Kubernetes manifest, a process manager): NODE_OPTIONS
+// with the preload's absolute path, plus every OTEL_* setting resolved to something other than its default.
+// Secrets are printed as references (`$OTEL_EXPORTER_OTLP_HEADERS`, a Kubernetes secretKeyRef), never values.
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import { ENV_INSTRUMENTATION_CONFIG, ENV_RESOLVED, REGISTER_ENTRY, VERSION } from '../../register/contract';
+import { SPECS } from '../../register/settings/table';
+import { addSettingOptions, flagsToEnv, UsageError, VIEW_OFF, viewExporters } from '../common/flags';
+import { parseSubcommand } from '../common/parse-args';
+import { differsFromDefault, resolveSettings, withViewDefaults } from '../common/sources';
+import { withPreload } from '../run/node-options';
+
+export const FORMATS = ['shell', 'dockerfile', 'k8s'] as const;
+export type Format = (typeof FORMATS)[number];
+
+export interface EnvEntry {
+  name: string;
+  /** Absent for a secret: only a reference to the variable is printed. */
+  value?: string;
+  secret?: boolean;
+}
+
+/** The variables, NODE_OPTIONS first, in the settings table's order. */
+export function envEntries(
+  flags: Record<string, string>,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  registerPath: string,
+  view = false,
+): EnvEntry[] {
+  const all = resolveSettings(flags, env, cwd);
+  const resolved = view ? withViewDefaults(all, VIEW_OFF) : all;
+  const out: EnvEntry[] = [{ name: 'NODE_OPTIONS', value: withPreload(undefined, registerPath) }];
+  for (const spec of SPECS) {
+    const raw = resolved.vars[spec.env];
+    if (raw === undefined) continue;
+    // The file's settings are printed as variables; pointing at the file (from another machine) is not.
+    if (spec.key === 'config' && resolved.configFile) continue;
+    if (!differsFromDefault(spec, raw)) continue;
+    out.push(spec.secret ? { name: spec.env, secret: true } : { name: spec.env, value: raw });
+  }
+  const own = env[ENV_INSTRUMENTATION_CONFIG];
+  const fromFile = resolved.fileLayer?.instrumentations ?? {};
+  if (Object.keys(fromFile).length) {
+    // The file's per-instrumentor options under the variable's, merged as the CLI merges them.
+    const { layerInstrumentations } =
+      require('../../register/config/validate') as typeof import('../../register/config/validate');
+    const { parseInstrumentationsEnv } =
+      require('../../register/config/read') as typeof import('../../register/config/read');
+    const merged = layerInstrumentations([
+      fromFile as Parameters<typeof layerInstrumentations>[0][number],
+      parseInstrumentationsEnv(own, () => {}),
+    ]);
+    out.push({ name: ENV_INSTRUMENTATION_CONFIG, value: JSON.stringify(merged) });
+  } else if (own) {
+    out.push({ name: ENV_INSTRUMENTATION_CONFIG, value: own });
+  }
+  // Everything the file says is in the variables above: the preload need not look for it again.
+  if (resolved.configFile) out.push({ name: ENV_RESOLVED, value: '1' });
+  return out;
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+function dockerQuote(value: string): string {
+  // Dockerfile ENV expands $VAR and treats backslash as an escape inside double quotes.
+  return `"${value.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
+}
+
+export function render(entries: EnvEntry[], format: Format): string {
+  const secrets = entries.filter((e) => e.secret);
+  const plain = entries.filter((e) => !e.secret);
+  const lines: string[] = [];
+  if (format === 'shell') {
+    lines.push(`# otel-run ${VERSION}: the environment \`otel-run <command>\` sets. eval "$(otel-run env)"`);
+    for (const e of plain) lines.push(`export ${e.name}=${shellQuote(e.value ?? '')}`);
+    for (const e of secrets)
+      lines.push(
+        `export ${e.name}="$${e.name}"  # a secret: referenced, never printed; set it in this shell`,
+      );
+  } else if (format === 'dockerfile') {
+    lines.push(`# otel-run ${VERSION}: the environment \`otel-run <command>\` sets, for a Dockerfile`);
+    lines.push(
+      plain
+        .map((e, i) => `${i === 0 ? 'ENV ' : '    '}${e.name}=${dockerQuote(e.value ?? '')}`)
+        .join(' \\\n'),
+    );
+    for (const e of secrets)
+      lines.push(
+        `# ${e.name} is a secret: pass it when the container starts (docker run -e ${e.name}), never in the image`,
+      );
+  } else {
+    lines.push(`# otel-run ${VERSION}: spec.containers[].env for a Kubernetes manifest`);
+    lines.push('env:');
+    for (const e of plain) {
+      lines.push(`  - name: ${e.name}`, `    value: ${JSON.stringify(e.value ?? '')}`);
+    }
+    for (const e of secrets) {
+      lines.push(
+        `  - name: ${e.name}  # kubectl create secret generic otel-run --from-literal=${e.name}="$${e.name}"`,
+        '    valueFrom:',
+        '      secretKeyRef:',
+        '        name: otel-run',
+        `        key: ${e.name}`,
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function isAbsoluteAnywhere(p: string): boolean {
+  return path.posix.isAbsolute(p) || path.win32.isAbsolute(p);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const program = new Command('otel-run env')
+    .usage('[--format shell|dockerfile|k8s] [options]')
+    .description(
+      'Print the environment `otel-run <command>` gives the app: NODE_OPTIONS with the preload, and the OTEL_* settings that differ from the defaults.',
+    )
+    .addOption(new Option('--format <format>', 'output form').choices(FORMATS).default('shell'))
+    .option(
+      '--register <path>',
+      `absolute path of the preload where the app runs (default: ${REGISTER_ENTRY}); in an image: /app/node_modules/otel-run/register/index.cjs`,
+    )
+    .option('--verbose', 'add OTEL_LOG_LEVEL=info (a startup line per process)')
+    .option('--view', 'print traces as trees on stderr [OTEL_TRACES_EXPORTER=pretty]')
+    .exitOverride();
+  addSettingOptions(program);
+  const ended = parseSubcommand(program, argv);
+  if (ended !== undefined) return ended;
+  const opts = program.opts();
+  const flags = flagsToEnv(opts);
+  if (opts.verbose && flags.OTEL_LOG_LEVEL === undefined) flags.OTEL_LOG_LEVEL = 'info';
+  if (opts.view) flags.OTEL_TRACES_EXPORTER = viewExporters(opts.tracesExporter);
+  const registerPath = typeof opts.register === 'string' ? opts.register : REGISTER_ENTRY;
+  if (!isAbsoluteAnywhere(registerPath)) {
+    throw new UsageError(
+      `--register ${registerPath} is not an absolute path (--register)`,
+      'Node resolves a relative --require from each process’s own working directory; give the full path, e.g. /app/node_modules/otel-run/register/index.cjs',
+    );
+  }
+  const entries = envEntries(flags, process.env, process.cwd(), registerPath, !!opts.view);
+  process.stdout.write(render(entries, opts.format as Format));
+  return 0;
+}
