@@ -1,10 +1,11 @@
 // otel-run [options] <command> [args...]: resolves the settings (flags > environment > config file >
 // defaults), puts them and the preload into the child's environment, runs the command, and ends as it ended.
 // Subcommands (list, doctor, env, bootstrap) match only as the first argument: `otel-run -- env` runs `env`.
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { REGISTER_ENTRY, VERSION } from '../register/contract';
 import { ConfigError, resolveChildEnv } from './common/config';
 import { addSettingOptions, applyView, flagsToEnv, UsageError } from './common/flags';
+import { execCommand } from './run/exec';
 import { withPreload } from './run/node-options';
 import { CommandError, mirrorExit, runChild } from './run/spawn';
 
@@ -25,6 +26,8 @@ Examples:
 `;
 
 function buildProgram(): Command {
+  // Loaded only when there are options to parse: `otel-run node app.js` hands over sooner without it.
+  const { Command } = require('commander') as typeof import('commander');
   const program = new Command('otel-run')
     .usage('[options] <command> [args...]')
     .description('Run any command with OpenTelemetry auto-instrumentation in every Node process it starts.')
@@ -68,23 +71,34 @@ function fail(err: unknown, verbose: boolean): number {
   return 1;
 }
 
-async function runMode(argv: string[]): Promise<number | undefined> {
+/**
+ * Options and command as commander reads them. With no option before the command (`otel-run node app.js`,
+ * the usual case) there is nothing to parse: every argument belongs to the command (passThroughOptions).
+ */
+function parseRun(
+  argv: string[],
+): { opts: Record<string, unknown>; command: string[]; program?: Command } | number {
+  const first = argv[0];
+  if (first !== undefined && first !== '' && !first.startsWith('-')) return { opts: {}, command: argv };
   const program = buildProgram();
-  let opts: Record<string, unknown>;
-  let command: string[];
   try {
     program.parse(argv, { from: 'user' });
-    opts = program.opts();
-    command = program.args;
   } catch (err) {
     const e = err as { code?: string; exitCode?: number };
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
     return 2;
   }
+  return { opts: program.opts(), command: program.args, program };
+}
+
+async function runMode(argv: string[]): Promise<number | undefined> {
+  const parsed = parseRun(argv);
+  if (typeof parsed === 'number') return parsed;
+  const { opts, command, program } = parsed;
   const verbose = !!opts.verbose;
   try {
     if (command.length === 0) {
-      process.stderr.write(`${program.helpInformation()}`);
+      if (program) process.stderr.write(`${program.helpInformation()}`);
       throw new UsageError('no command given', 'otel-run node app.js');
     }
     const flags = flagsToEnv(opts);
@@ -96,6 +110,8 @@ async function runMode(argv: string[]): Promise<number | undefined> {
     if (opts.view) applyView(env, opts.tracesExporter);
     env.NODE_OPTIONS = withPreload(env.NODE_OPTIONS, REGISTER_ENTRY);
     const [cmd, ...args] = command as [string, ...string[]];
+    // Where execve can be trusted this does not return: the command takes over this process.
+    if (execCommand(cmd, args, env)) return undefined;
     const result = await runChild(cmd, args, env);
     mirrorExit(result);
     return undefined;

@@ -3,33 +3,21 @@
 // preload (register/config/validate.ts), and folds it under the environment and the flags:
 // flag > OTEL_* variable > config file > default. The child gets the result as its environment, with
 // OTEL_RUN_RESOLVED set so no process of the tree reads the file again.
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import {
-  ConfigFileError,
-  isPackageJson,
-  jsLoadError,
-  kindOf,
-  type LoadedConfig,
-  locateLine,
-  moduleValue,
-  parseJson,
-  parseYaml,
-  refuseImports,
-} from '../../register/config/load';
-import { parseInstrumentationsEnv } from '../../register/config/read';
+import type * as Load from '../../register/config/load';
+import type { LoadedConfig } from '../../register/config/load';
+import type * as Read from '../../register/config/read';
 import { configCandidates, findConfigFile, MODULE_NAME, SEARCH_PLACES } from '../../register/config/search';
-import {
-  type CheckedConfig,
-  type ConfigProblem,
-  checkConfig,
-  type Instrumentations,
-  layerEnv,
-  layerInstrumentations,
-} from '../../register/config/validate';
+import type * as Validate from '../../register/config/validate';
+import type { CheckedConfig, ConfigProblem, Instrumentations } from '../../register/config/validate';
 import { ENV_CONFIG_MODULE, ENV_INSTRUMENTATION_CONFIG, ENV_RESOLVED } from '../../register/contract';
+
+// Loaded once there is a config file to read: without one (the usual run) the CLI hands over sooner.
+const load = () => require('../../register/config/load') as typeof Load;
+const read = () => require('../../register/config/read') as typeof Read;
+const validate = () => require('../../register/config/validate') as typeof Validate;
 
 const SEARCH_HINT =
   'without --config, otel-run looks for .otel-runrc(.json|.yaml|.yml|.js|.cjs|.mjs), otel-run.config.(js|cjs|mjs) or an "otel-run" key in package.json, from the working directory up to the folder with package.json';
@@ -54,12 +42,13 @@ export class ConfigError extends Error {
   }
 }
 
-function fromFileError(err: ConfigFileError): ConfigError {
+function fromFileError(err: Load.ConfigFileError): ConfigError {
   return new ConfigError(err.file, [{ message: err.message, hint: err.hint, line: err.line }]);
 }
 
 /** V8 reports an ES module's syntax error without its line; `node --check` prints it (on the error path only). */
 function syntaxErrorLine(file: string): number | undefined {
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
   const r = spawnSync(process.execPath, ['--check', file], {
     encoding: 'utf8',
     env: { ...process.env, NODE_OPTIONS: '' },
@@ -78,8 +67,9 @@ const importModule = new Function('specifier', 'return import(specifier)') as (s
 /** .js/.cjs/.mjs through import(): ES modules on every Node, CommonJS as module.exports. */
 async function loadJs(file: string): Promise<unknown> {
   try {
-    return moduleValue(await importModule(pathToFileURL(file).href));
+    return load().moduleValue(await importModule(pathToFileURL(file).href));
   } catch (err) {
+    const { ConfigFileError, jsLoadError } = load();
     if (err instanceof ConfigFileError) throw err;
     const e = jsLoadError(err, file);
     if (e.line !== undefined || !(err instanceof SyntaxError)) throw e;
@@ -89,6 +79,7 @@ async function loadJs(file: string): Promise<unknown> {
 
 function explorer() {
   const { cosmiconfig } = require('cosmiconfig') as CosmiconfigModule;
+  const { isPackageJson, parseJson, parseYaml, refuseImports } = load();
   const yaml = (file: string, text: string) => refuseImports(file, parseYaml(file, text), text);
   const js = async (file: string) => refuseImports(file, await loadJs(file));
   const json = (file: string, text: string) => {
@@ -127,7 +118,7 @@ export async function loadConfig(cwd: string, explicit?: string): Promise<Loaded
   try {
     result = named ? await explorer().load(named) : await explorer().search(cwd);
   } catch (err) {
-    if (err instanceof ConfigFileError) throw fromFileError(err);
+    if (err instanceof load().ConfigFileError) throw fromFileError(err);
     const e = err as NodeJS.ErrnoException & { filepath?: string };
     const file = e.filepath ?? named ?? cwd;
     if (e.code === 'ENOENT' || e.code === 'EISDIR') {
@@ -146,13 +137,17 @@ export async function loadConfig(cwd: string, explicit?: string): Promise<Loaded
     return undefined;
   }
   const file = result.filepath;
+  const { isPackageJson, kindOf } = load();
   const text = kindOf(file) === 'js' ? undefined : fs.readFileSync(file, 'utf8');
   return { file, config: result.config, text, prefix: isPackageJson(file) ? [MODULE_NAME] : [] };
 }
 
 /** Checks a loaded file; throws ConfigError listing every problem. */
 export function checkLoaded(loaded: LoadedConfig): CheckedConfig {
-  const checked = checkConfig(loaded.config, (keys) => locateLine(loaded.text, [...loaded.prefix, ...keys]));
+  const { locateLine } = load();
+  const checked = validate().checkConfig(loaded.config, (keys) =>
+    locateLine(loaded.text, [...loaded.prefix, ...keys]),
+  );
   if (checked.problems.length) throw new ConfigError(loaded.file, checked.problems);
   return checked;
 }
@@ -184,13 +179,13 @@ export async function resolveChildEnv(
   const loaded = await loadConfig(cwd, flags.OTEL_RUN_CONFIG ?? base.OTEL_RUN_CONFIG);
   if (loaded) {
     const checked = checkLoaded(loaded);
-    Object.assign(env, layerEnv([checked.env, base, flags]));
+    Object.assign(env, validate().layerEnv([checked.env, base, flags]));
     let envUsable = true;
-    const fromEnv = parseInstrumentationsEnv(base[ENV_INSTRUMENTATION_CONFIG], () => {
+    const fromEnv = read().parseInstrumentationsEnv(base[ENV_INSTRUMENTATION_CONFIG], () => {
       // A broken variable is left as it is: the preload says what is wrong with it.
       envUsable = false;
     });
-    const instrumentations = layerInstrumentations([checked.instrumentations, fromEnv]);
+    const instrumentations = validate().layerInstrumentations([checked.instrumentations, fromEnv]);
     if (envUsable && Object.keys(instrumentations).length)
       env[ENV_INSTRUMENTATION_CONFIG] = instrumentationsJson(loaded.file, instrumentations);
     if (checked.hasFunctions) env[ENV_CONFIG_MODULE] = loaded.file;
@@ -214,7 +209,7 @@ export function readConfigLayerSync(
     try {
       loaded = loadConfigFileSync(file);
     } catch (err) {
-      if (err instanceof ConfigFileError) throw fromFileError(err);
+      if (err instanceof load().ConfigFileError) throw fromFileError(err);
       throw err;
     }
     if (loaded.config === undefined && !explicit) continue;

@@ -1,7 +1,11 @@
 // The flags every command shares: one per row of the settings table, turned into the variables they set.
 // Used by the run command and by the subcommands that resolve settings (env, doctor).
-import { type Command, Option } from 'commander';
-import { type Problem, readSettings, type SettingSpec, SPECS } from '../../register/settings/table';
+import type { Command } from 'commander';
+import type * as Table from '../../register/settings/table';
+import type { Problem, SettingSpec } from '../../register/settings/table';
+
+// The settings table is needed once there are flags to read: `otel-run node app.js` has none.
+const table = () => require('../../register/settings/table') as typeof Table;
 
 export class UsageError extends Error {
   constructor(
@@ -22,7 +26,8 @@ export function flagName(spec: SettingSpec): string {
 
 /** Flags for every setting, generated from the one table the preload also reads. */
 export function addSettingOptions(program: Command): void {
-  for (const spec of SPECS) {
+  const { Option } = require('commander') as typeof import('commander');
+  for (const spec of table().SPECS) {
     const name = flagName(spec);
     const values = spec.values ? ` (${spec.values.join(', ')})` : '';
     const option =
@@ -37,6 +42,8 @@ export function addSettingOptions(program: Command): void {
 /** Turns the flags given into the variables they set, rejecting bad values (exit 2). */
 export function flagsToEnv(opts: Record<string, unknown>): Record<string, string> {
   const env: Record<string, string> = {};
+  if (Object.keys(opts).length === 0) return env;
+  const { readSettings, SPECS } = table();
   for (const spec of SPECS) {
     const value =
       opts[spec.flag ? spec.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) : spec.key];
