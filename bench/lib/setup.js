@@ -15,6 +15,7 @@ const APP_PACKAGES = [
   '@opentelemetry/instrumentation-http',
   '@opentelemetry/instrumentation-express',
   '@opentelemetry/auto-instrumentations-node',
+  'dd-trace',
 ];
 
 function makeRoot() {
