@@ -1,38 +1,39 @@
-// Start cost of ES module apps under otel-run, by hand:
-//   npm run build && node bench/esm-start.js [runs]
+// Start cost of ES module apps under otel-run, by hand (or as the `esm` phase of bench/run.js):
+//   npm run build && node bench/esm-start.js [runs] [--node <path to another Node binary>]
 // Compares bare node with the preload (as `otel-run node …` sets it) for: an ES module hello world (the ESM
 // hooks are registered, nothing is instrumented), the same with OTEL_RUN_ESM=off, a CommonJS hello world, and
 // a script that makes one HTTP request and ends (its span is exported at exit), as ES module and CommonJS.
 // Prints the median wall time and the median peak RSS of each. Runs alternate so drift hits every variant
 // alike; on a busy machine the times mean little (compare the deltas of one run).
 'use strict';
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 
-const RUNS = Number(process.argv[2] ?? 20);
 const REGISTER = path.join(__dirname, '..', 'register', 'index.cjs');
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otel-run-esm-bench-'));
 const report =
   "process.on('exit', () => process.stderr.write('rss ' + process.resourceUsage().maxRSS + '\\n'));";
-fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"esm-bench","private":true}');
-fs.writeFileSync(path.join(dir, 'hello.mjs'), `${report}\nconsole.log('hello');\n`);
-fs.writeFileSync(path.join(dir, 'hello.cjs'), `${report}\nconsole.log('hello');\n`);
-fs.writeFileSync(
-  path.join(dir, 'once.cjs'),
-  `const http = require('node:http');\n${report}\nhttp.get(process.argv[2], (res) => { res.resume(); });\n`,
-);
-fs.writeFileSync(
-  path.join(dir, 'once.mjs'),
-  `import http from 'node:http';\n${report}\nhttp.get(process.argv[2], (res) => { res.resume(); });\n`,
-);
 
-function runOnce(args, env) {
+function writeApps(dir) {
+  fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"esm-bench","private":true}');
+  fs.writeFileSync(path.join(dir, 'hello.mjs'), `${report}\nconsole.log('hello');\n`);
+  fs.writeFileSync(path.join(dir, 'hello.cjs'), `${report}\nconsole.log('hello');\n`);
+  fs.writeFileSync(
+    path.join(dir, 'once.cjs'),
+    `const http = require('node:http');\n${report}\nhttp.get(process.argv[2], (res) => { res.resume(); });\n`,
+  );
+  fs.writeFileSync(
+    path.join(dir, 'once.mjs'),
+    `import http from 'node:http';\n${report}\nhttp.get(process.argv[2], (res) => { res.resume(); });\n`,
+  );
+}
+
+function runOnce(node, dir, args, env) {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, args, {
+    const child = spawn(node, args, {
       cwd: dir,
       env,
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -57,7 +58,10 @@ const median = (xs) => {
   return s[Math.floor(s.length / 2)];
 };
 
-async function main() {
+/** Medians of every variant: `{ node, runs, variants: [{ label, ms, rssMiB }] }`. */
+async function measureEsm({ node = process.execPath, runs = 20 } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otel-run-esm-bench-'));
+  writeApps(dir);
   // A local target for the one-request script and a sink for its span.
   const server = http.createServer((req, res) => {
     req.resume();
@@ -86,25 +90,49 @@ async function main() {
     ['once.cjs (1 request), otel-run', ['once.cjs', `${base}/x`], traced],
   ];
   const results = variants.map(() => ({ ms: [], rss: [] }));
-  for (const [, args, env] of variants) await runOnce(args, env); // warm the OS and discovery caches
-  for (let i = 0; i < RUNS; i++) {
+  for (const [, args, env] of variants) await runOnce(node, dir, args, env); // warm the OS and discovery caches
+  for (let i = 0; i < runs; i++) {
     for (const [n, [, args, env]] of variants.entries()) {
-      const r = await runOnce(args, env);
+      const r = await runOnce(node, dir, args, env);
       results[n].ms.push(r.ms);
       results[n].rss.push(r.rss);
     }
   }
   server.close();
   fs.rmSync(dir, { recursive: true, force: true });
-  console.log(`node ${process.versions.node}, ${RUNS} runs each, medians`);
-  for (const [n, [label]] of variants.entries()) {
-    const ms = median(results[n].ms).toFixed(1).padStart(7);
-    const rss = median(results[n].rss).toFixed(1).padStart(6);
-    console.log(`${label.padEnd(42)} ${ms} ms  ${rss} MiB peak RSS`);
+  const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  return {
+    node: version,
+    runs,
+    variants: variants.map(([label], n) => ({
+      label,
+      ms: median(results[n].ms),
+      rssMiB: median(results[n].rss),
+    })),
+  };
+}
+
+function printEsm(r) {
+  console.log(`\nES module start-up: node ${r.node}, ${r.runs} runs each, medians`);
+  for (const v of r.variants) {
+    console.log(
+      `${v.label.padEnd(42)} ${v.ms.toFixed(1).padStart(7)} ms  ${v.rssMiB.toFixed(1).padStart(6)} MiB peak RSS`,
+    );
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+module.exports = { measureEsm, printEsm };
+
+if (require.main === module) {
+  const at = process.argv.indexOf('--node');
+  const node = at > 0 ? path.resolve(process.argv[at + 1]) : process.execPath;
+  const runs = Number(
+    process.argv.slice(2).find((a, i, all) => /^\d+$/.test(a) && all[i - 1] !== '--node') ?? 20,
+  );
+  measureEsm({ node, runs })
+    .then(printEsm)
+    .catch((err) => {
+      console.error(err);
+      process.exit(1);
+    });
+}

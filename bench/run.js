@@ -23,6 +23,7 @@ const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
+const { measureEsm, printEsm } = require('./esm-start');
 const { startReceiver } = require('./lib/receiver');
 const { createApp, createSynthetic, makeRoot, REPO, writePackage } = require('./lib/setup');
 const { fmt, packageOf, ratio, rotate, summary, table } = require('./lib/stats');
@@ -74,7 +75,7 @@ const opts = {
   settleMs: int(argv.settle, quick ? 5500 : 6000),
   discoveryRuns: int(argv['discovery-runs'], quick ? 3 : 10),
 };
-const PHASES = ['startup', 'first', 'throughput', 'discovery', 'modules'];
+const PHASES = ['startup', 'first', 'throughput', 'discovery', 'modules', 'esm'];
 const only = new Set(argv.only ? argv.only.split(',').map((s) => s.trim()) : PHASES);
 for (const p of only) if (!PHASES.includes(p)) throw new Error(`--only: unknown phase ${p} (${PHASES})`);
 
@@ -938,7 +939,8 @@ async function main() {
     }),
   };
   const machine = {
-    node: process.version,
+    node: spawnSync(NODE, ['--version'], { encoding: 'utf8' }).stdout.trim(),
+    nodePath: NODE,
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}`,
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
@@ -959,6 +961,10 @@ async function main() {
     if (only.has('throughput')) results.throughput = await throughputPhase(ctx);
     if (only.has('discovery')) results.discovery = await discoveryPhase(ctx);
     if (only.has('modules')) results.modules = await modulesPhase(ctx, results.first);
+    if (only.has('esm')) {
+      results.esm = await measureEsm({ node: NODE, runs: opts.runs });
+      progress('esm: done');
+    }
   } finally {
     await receiver.close();
     if (!argv.keep) fs.rmSync(root, { recursive: true, force: true });
@@ -970,6 +976,7 @@ async function main() {
   if (results.throughput) printThroughput(results.throughput);
   if (results.discovery) printDiscovery(results.discovery);
   if (results.modules) printModules(results.modules);
+  if (results.esm) printEsm(results.esm);
   const goals = targets(results);
   const rows = [['target', 'measured', '']];
   for (const g of goals) rows.push([g.target, g.value, g.met ? 'met' : 'MISSED']);
