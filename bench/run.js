@@ -35,6 +35,9 @@ const REFERENCE = '@opentelemetry/auto-instrumentations-node/register';
 const NODE_ARG = process.argv.indexOf('--node');
 const NODE =
   NODE_ARG > 0 && process.argv[NODE_ARG + 1] ? path.resolve(process.argv[NODE_ARG + 1]) : process.execPath;
+const HAS_EXECVE =
+  spawnSync(NODE, ['-p', 'typeof process.execve'], { encoding: 'utf8', timeout: 10000 }).stdout?.trim() ===
+  'function';
 const TIME = ['/usr/bin/time', '/bin/time'].find((f) => {
   try {
     return spawnSync(f, ['-f', '%M', 'true'], { stdio: 'pipe', timeout: 5000 }).status === 0;
@@ -843,12 +846,15 @@ function targets(results) {
       met: r <= 0.2,
     });
     const c = s.cli.ms.median / s.reference.ms.median;
-    const p = s.cli.ms.median / s.preload.ms.median;
-    out.push({
-      target: 'otel-run node hello.js within 1.5× of the preload alone (Node >= 22.15: execve)',
-      value: `${fmt(s.cli.ms.median)} vs ${fmt(s.preload.ms.median)} ms (${p.toFixed(2)}×)`,
-      met: p <= 1.5,
-    });
+    // A target for the execve hand-over: Node >= 22.15 only (on Node 20 the launcher stays beside the app).
+    if (HAS_EXECVE) {
+      const p = s.cli.ms.median / s.preload.ms.median;
+      out.push({
+        target: 'otel-run node hello.js within 1.5× of the preload alone (execve)',
+        value: `${fmt(s.cli.ms.median)} vs ${fmt(s.preload.ms.median)} ms (${p.toFixed(2)}×)`,
+        met: p <= 1.5,
+      });
+    }
     out.push({
       target: 'otel-run node hello.js faster than reference -r',
       value: `${fmt(s.cli.ms.median)} vs ${fmt(s.reference.ms.median)} ms (${c.toFixed(2)}×)`,
