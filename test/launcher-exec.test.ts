@@ -151,6 +151,16 @@ describe('what execve could not run is spawned as before, never aborts', { skip 
     assert.match(r.stderr, /otel-run: command not executable: \.\/plain\.txt/);
   });
 
+  test('the permission model without --allow-child-process: 126 with its reason, no hint of a bug', async () => {
+    const r = await run(process.execPath, ['--permission', '--allow-fs-read=*', BIN, 'node', 'app.js'], {
+      cwd: app,
+      env: envFor(),
+    });
+    assert.equal(r.code, 126, describeResult(r));
+    assert.match(r.stderr, /^otel-run: cannot start node: .*--allow-child-process/);
+    assert.doesNotMatch(r.stderr, /bug|ExperimentalWarning/);
+  });
+
   test('a script without #! line runs through /bin/sh, as spawn runs it', async () => {
     const { pid, r } = await launch(['./no-shebang.sh']);
     assert.equal(r.code, 0, describeResult(r));

@@ -166,6 +166,9 @@ export function execCommand(command: string, args: string[], env: NodeJS.Process
   if (typeof execve !== 'function' || process.platform !== 'linux' || MACHINES[process.arch] === undefined) {
     return false;
   }
+  // Under the permission model (--permission without --allow-child-process) execve throws: spawn says why.
+  const permission = (process as { permission?: { has(scope: string): boolean } }).permission;
+  if (permission && !permission.has('child')) return false;
   const file = findExecutable(command, env);
   if (!file || !runnable(file)) return false;
   const argv = [command, ...args];
@@ -174,6 +177,11 @@ export function execCommand(command: string, args: string[], env: NodeJS.Process
   // Node ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across execve (a shell script run
   // this way could not even reset it). A handled signal is reset to its default: give both a handler.
   for (const signal of ['SIGPIPE', 'SIGXFSZ'] as const) process.on(signal, () => {});
-  execve.call(process, file, argv, envp);
-  return false; // not reached
+  try {
+    execve.call(process, file, argv, envp);
+  } catch {
+    // Thrown before the system call (the permission model without --allow-child-process, a value Node
+    // refuses): nothing was replaced, and spawn reports what is wrong.
+  }
+  return false;
 }
