@@ -5,9 +5,9 @@
 // listed are the planned ones: exactly those that activate when their library is first required.
 
 import type { Planned } from './discovery/plan';
-import type { ExporterSlot } from './export/slots';
+import { otlpTarget, targetLabel } from './export/target';
 import { appPackage } from './sdk/resource';
-import { otlpTarget, selected } from './settings/endpoints';
+import { selected } from './settings/endpoints';
 import type { Settings } from './settings/table';
 import * as log from './util/stderr';
 
@@ -15,7 +15,7 @@ export interface StartupFacts {
   version: string;
   settings: Settings;
   planned: Planned[];
-  slots: Pick<ExporterSlot, 'label'>[];
+  slots: { label: string }[];
   entry?: string;
   cwd: string;
   pid: number;
@@ -34,9 +34,7 @@ export function serviceNameOf(settings: Settings, entry: string | undefined, cwd
 function signalExporters(s: Settings, signal: 'metrics' | 'logs'): string {
   const names = selected(signal === 'metrics' ? s.metricsExporter : s.logsExporter);
   const labels = names.map((name) => {
-    if (name !== 'otlp') return name;
-    const t = otlpTarget(s, signal);
-    return `otlp ${t.protocol} to ${t.url}`;
+    return name === 'otlp' ? targetLabel(otlpTarget(s, signal)) : name;
   });
   return labels.join(', ') || 'none';
 }
@@ -57,13 +55,13 @@ export function startupLine(f: StartupFacts): string {
 /** Prints the line (callers check `log.isEnabled('info')` first, so a default start pays nothing). */
 export function logStartup(settings: Settings, planned: Planned[], version: string): void {
   try {
-    const { createSlots } = require('./export/slots') as typeof import('./export/slots');
+    const { createTraceSlots } = require('./export/trace-slots') as typeof import('./export/trace-slots');
     log.info(
       startupLine({
         version,
         settings,
         planned,
-        slots: createSlots(settings),
+        slots: createTraceSlots(settings),
         entry: process.argv[1],
         cwd: process.cwd(),
         pid: process.pid,

@@ -7,7 +7,7 @@ import type { TextMapPropagator, TracerProvider } from '@opentelemetry/api';
 import type { Sampler } from '@opentelemetry/sdk-trace-base';
 import { installShutdown } from '../exit/shutdown';
 import { BatchProcessor } from '../export/batch-processor';
-import { createSlots } from '../export/slots';
+import { createTraceSlots } from '../export/trace-slots';
 import type { Settings } from '../settings/table';
 import * as log from '../util/stderr';
 import { buildResource } from './resource';
@@ -197,7 +197,7 @@ export function createSdk(ctx: SdkContext): Sdk {
   const { NodeTracerProvider } =
     require('@opentelemetry/sdk-trace-node') as typeof import('@opentelemetry/sdk-trace-node');
 
-  const slots = createSlots(settings);
+  const slots = createTraceSlots(settings);
   const processors = slots.map(
     (slot) =>
       new BatchProcessor(slot, {

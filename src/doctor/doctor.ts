@@ -8,14 +8,8 @@ import { Command } from 'commander';
 import { OWN_ROOT, VERSION } from '../../register/contract';
 import { CATALOG } from '../../register/discovery/catalog';
 import { isBuiltinTarget } from '../../register/discovery/manifest';
-import {
-  type Settings,
-  SPECS,
-  tracesEndpoint,
-  tracesHeaders,
-  tracesProtocol,
-  tracesTimeout,
-} from '../../register/settings/table';
+import { otlpTarget } from '../../register/export/target';
+import { type Settings, SPECS } from '../../register/settings/table';
 import { serviceNameOf } from '../../register/startup-line';
 import { analyse } from '../bootstrap/bootstrap';
 import { addSettingOptions, flagsToEnv, UsageError, VIEW_OFF, viewExporters } from '../common/flags';
@@ -144,7 +138,7 @@ function configSection(
     );
     rows.push([
       'traces endpoint',
-      tracesEndpoint(s),
+      otlpTarget(s, 'traces').url,
       endpointSet ? `from ${endpointSet}` : 'default (a collector on this machine)',
     ]);
   }
@@ -227,15 +221,14 @@ async function exporterSection(s: Settings, timeoutMs: number): Promise<Section>
     if (name === 'zipkin') {
       target = { url: s.exporterZipkinEndpoint, protocol: 'zipkin', headers: {}, timeoutMs };
     } else {
+      const otlp = otlpTarget(s, 'traces');
       target = {
-        url: tracesEndpoint(s),
-        protocol: tracesProtocol(s) as ProbeTarget['protocol'],
-        headers: tracesHeaders(s),
-        timeoutMs: Math.min(timeoutMs, tracesTimeout(s)),
-        ca: s.exporterOtlpCertificate,
-        cert: s.exporterOtlpClientCertificate,
-        key: s.exporterOtlpClientKey,
-        insecure: s.exporterOtlpInsecure,
+        url: otlp.url,
+        protocol: otlp.protocol,
+        headers: otlp.headers,
+        timeoutMs: Math.min(timeoutMs, otlp.timeoutMillis),
+        tls: otlp.tls,
+        insecure: otlp.insecure,
       };
     }
     const label = name === 'zipkin' ? 'zipkin' : `otlp ${target.protocol}`;
