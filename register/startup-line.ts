@@ -6,7 +6,7 @@
 
 import type { Planned } from './discovery/plan';
 import { otlpTarget, targetLabel } from './export/target';
-import { appPackage } from './sdk/resource';
+import { resolveServiceName } from './sdk/service-name';
 import { selected } from './settings/endpoints';
 import type { Settings } from './settings/table';
 import * as log from './util/stderr';
@@ -19,16 +19,6 @@ export interface StartupFacts {
   entry?: string;
   cwd: string;
   pid: number;
-}
-
-/** The service name the resource will carry (the same precedence as register/sdk/resource.ts). */
-export function serviceNameOf(settings: Settings, entry: string | undefined, cwd: string): string {
-  return (
-    settings.serviceName ??
-    settings.resourceAttributes['service.name'] ??
-    appPackage(entry, cwd)?.name ??
-    'unknown_service:node'
-  );
 }
 
 function signalExporters(s: Settings, signal: 'metrics' | 'logs'): string {
@@ -44,7 +34,7 @@ export function startupLine(f: StartupFacts): string {
   const exporters = f.slots.map((s) => s.label).join(', ') || 'none';
   return [
     `v${f.version} in pid ${f.pid}`,
-    `service ${serviceNameOf(f.settings, f.entry, f.cwd)}`,
+    `service ${resolveServiceName(f.settings, f.entry, f.cwd).name}`,
     `traces to ${exporters}`,
     `metrics to ${signalExporters(f.settings, 'metrics')}`,
     `logs to ${signalExporters(f.settings, 'logs')}`,

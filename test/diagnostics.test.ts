@@ -407,6 +407,50 @@ describe('the startup line', () => {
   });
 });
 
+describe('one service name for the startup line and the spans', () => {
+  // The startup line and the resource once had a rule each, and with the detectors off they disagreed: the
+  // line said the resource attributes' name, the spans carried the package's.
+  const cases: { what: string; env: NodeJS.ProcessEnv; expect: string }[] = [
+    {
+      what: 'service.name in OTEL_RESOURCE_ATTRIBUTES with OTEL_NODE_RESOURCE_DETECTORS=none',
+      env: { OTEL_NODE_RESOURCE_DETECTORS: 'none', OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs' },
+      expect: 'from-attrs',
+    },
+    {
+      what: 'OTEL_SERVICE_NAME over service.name in OTEL_RESOURCE_ATTRIBUTES',
+      env: { OTEL_SERVICE_NAME: 'from-env', OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs' },
+      expect: 'from-env',
+    },
+    { what: 'the package.json name when nothing names the service', env: {}, expect: 'diag-app' },
+  ];
+  for (const c of cases) {
+    test(c.what, async () => {
+      // A receiver of its own: with the detectors off, nothing else tells this run's spans apart.
+      const own = await startReceiver();
+      try {
+        const app = await copyFixture('diag-app');
+        const env = {
+          OTEL_EXPORTER_OTLP_ENDPOINT: own.url,
+          OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http',
+          OTEL_METRICS_EXPORTER: 'none',
+          OTEL_LOGS_EXPORTER: 'none',
+          ...c.env,
+        };
+        const r = await otelRun(app, ['--verbose', 'node', 'app.js'], env);
+        assert.equal(r.code, 0, describeResult(r));
+        const line = /^otel-run: v.*; service ([^;]+);/m.exec(r.stderr);
+        assert.ok(line, describeResult(r));
+        const spans = await own.waitForSpans((all) => all.length > 0);
+        const names = [...new Set(spans.map((s) => s.resource['service.name']))];
+        assert.deepEqual(names, [c.expect], 'the spans carry the expected service name');
+        assert.equal(line[1], c.expect, 'the startup line names the service the spans carry');
+      } finally {
+        await own.close();
+      }
+    });
+  }
+});
+
 /** The tree lines of the first trace printed with `spans` spans. */
 function treeOf(stderr: string, spans: number): string[] {
   const lines = stderr.split('\n');

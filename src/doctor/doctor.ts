@@ -9,8 +9,8 @@ import { OWN_ROOT, VERSION } from '../../register/contract';
 import { CATALOG } from '../../register/discovery/catalog';
 import { isBuiltinTarget } from '../../register/discovery/manifest';
 import { otlpTarget } from '../../register/export/target';
+import { resolveServiceName } from '../../register/sdk/service-name';
 import { type Settings, SPECS } from '../../register/settings/table';
-import { serviceNameOf } from '../../register/startup-line';
 import { analyse } from '../bootstrap/bootstrap';
 import { addSettingOptions, flagsToEnv, UsageError, VIEW_OFF, viewExporters } from '../common/flags';
 import { parseSubcommand } from '../common/parse-args';
@@ -107,16 +107,14 @@ function configSection(
   const s = resolved.settings;
   const items: Finding[] = [];
   const o = resolved.origins;
-  const nameOrigin = o.OTEL_SERVICE_NAME?.source !== 'default' ? sourceText(o.OTEL_SERVICE_NAME) : undefined;
-  const service = serviceNameOf(s, entry, root);
+  const service = resolveServiceName(s, entry, root);
   const serviceSource =
-    nameOrigin ??
-    (s.resourceAttributes['service.name'] !== undefined
-      ? `${sourceText(o.OTEL_RESOURCE_ATTRIBUTES)} (OTEL_RESOURCE_ATTRIBUTES)`
-      : service === 'unknown_service:node'
-        ? 'default'
-        : 'package.json');
-  const rows: [string, string, string][] = [['service name', service, serviceSource]];
+    service.source === 'OTEL_SERVICE_NAME'
+      ? sourceText(o.OTEL_SERVICE_NAME)
+      : service.source === 'resource attributes'
+        ? `${sourceText(o.OTEL_RESOURCE_ATTRIBUTES)} (OTEL_RESOURCE_ATTRIBUTES)`
+        : service.source;
+  const rows: [string, string, string][] = [['service name', service.name, serviceSource]];
   rows.push([
     'config file',
     resolved.configFile ?? (fileProblems.length ? '(not used: it has problems)' : '(none)'),
