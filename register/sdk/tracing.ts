@@ -155,44 +155,14 @@ function spanLimits(s: Settings): Record<string, number> {
   >;
 }
 
-/** Writes the SDK's own diagnostics to stderr (the stock DiagConsoleLogger writes to stdout). */
-function stderrDiag(api: Api, level: Settings['logLevel']): void {
-  const write =
-    (tag: string) =>
-    (message: string, ...args: unknown[]) => {
-      // The SDK re-reads some OTEL_* variables itself and complains in its own words (and with the raw
-      // value): settings/table.ts already said it once, in the house format.
-      if (typeof message === 'string' && /\bOTEL_[A-Z0-9_]+/.test(message)) return;
-      try {
-        const { format } = require('node:util') as typeof import('node:util');
-        process.stderr.write(`otel-run: [${tag}] ${format(message, ...args)}\n`);
-      } catch {}
-    };
-  const levels: Record<Settings['logLevel'], number> = {
-    none: api.DiagLogLevel.NONE,
-    error: api.DiagLogLevel.ERROR,
-    warn: api.DiagLogLevel.WARN,
-    info: api.DiagLogLevel.INFO,
-    debug: api.DiagLogLevel.DEBUG,
-    verbose: api.DiagLogLevel.VERBOSE,
-    all: api.DiagLogLevel.ALL,
-  };
-  api.diag.setLogger(
-    {
-      error: write('error'),
-      warn: write('warn'),
-      info: write('info'),
-      debug: write('debug'),
-      verbose: write('verbose'),
-    },
-    { logLevel: levels[level], suppressOverrideMessage: true },
-  );
-}
-
 export function createSdk(ctx: SdkContext): Sdk {
   const { settings } = ctx;
   const api = chooseApi(ctx);
-  if (ctx.explicitLogLevel) stderrDiag(api, settings.logLevel);
+  if (ctx.explicitLogLevel) {
+    const { installDiagLogger } = require('./diag') as typeof import('./diag');
+    const { SPECS } = require('../settings/table') as typeof import('../settings/table');
+    installDiagLogger(api, settings.logLevel, new Set(SPECS.map((s) => s.env)));
+  }
 
   const { NodeTracerProvider } =
     require('@opentelemetry/sdk-trace-node') as typeof import('@opentelemetry/sdk-trace-node');
