@@ -1,7 +1,6 @@
 // Builds and registers the tracing SDK from the settings. Called the first time something could make a span
 // (an instrumented library is required, or the app requires @opentelemetry/api), never at start: a process
 // that makes no span never pays for the SDK.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TextMapPropagator, TracerProvider } from '@opentelemetry/api';
 import type { Sampler } from '@opentelemetry/sdk-trace-base';
@@ -9,6 +8,7 @@ import { installShutdown } from '../exit/shutdown';
 import { BatchProcessor } from '../export/batch-processor';
 import { createTraceSlots } from '../export/trace-slots';
 import type { Settings } from '../settings/table';
+import { findOwningPackage } from '../util/package-json';
 import * as log from '../util/stderr';
 import { buildResource } from './resource';
 import { startSignals } from './telemetry';
@@ -42,21 +42,11 @@ export function foreignProviderRegistered(): boolean {
 }
 
 function versionOf(entryFile: string): number[] {
-  // The API's "exports" hides its package.json: find it above the resolved entry file.
-  let dir = path.dirname(entryFile);
-  for (;;) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === '@opentelemetry/api')
-        return (pkg.version ?? '0').split('.').map((n) => Number.parseInt(n, 10) || 0);
-    } catch {}
-    const parent = path.dirname(dir);
-    if (parent === dir) return [0];
-    dir = parent;
-  }
+  const version = findOwningPackage(path.dirname(entryFile), '@opentelemetry/api')?.json?.version;
+  if (version === undefined) return [0];
+  return String(version)
+    .split('.')
+    .map((n) => Number.parseInt(n, 10) || 0);
 }
 
 function newer(a: number[], b: number[]): boolean {

@@ -11,6 +11,7 @@ import { isBuiltinTarget } from '../../register/discovery/manifest';
 import { otlpTarget } from '../../register/export/target';
 import { resolveServiceName } from '../../register/sdk/service-name';
 import { type Settings, SPECS } from '../../register/settings/table';
+import { findPackageRoot, readPackageJson } from '../../register/util/package-json';
 import { analyse } from '../bootstrap/bootstrap';
 import { addSettingOptions, flagsToEnv, UsageError, VIEW_OFF, viewExporters } from '../common/flags';
 import { parseSubcommand } from '../common/parse-args';
@@ -47,21 +48,11 @@ const ALWAYS_SHOWN = new Set([
 ]);
 
 function readManifest(root: string): AppManifest | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as AppManifest;
-  } catch {
-    return undefined;
-  }
+  return readPackageJson(root) as AppManifest | undefined;
 }
 
 function nearestRoot(cwd: string): string {
-  let dir = cwd;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) return cwd;
-    dir = parent;
-  }
+  return findPackageRoot(cwd) ?? cwd;
 }
 
 function nodeSection(manifest: AppManifest | undefined, entry: string | undefined): Section {
