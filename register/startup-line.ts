@@ -6,7 +6,7 @@
 
 import type { Planned } from './discovery/plan';
 import { otlpTarget, targetLabel } from './export/target';
-import { resolveServiceName } from './sdk/service-name';
+import { appPackage, resolveServiceName } from './sdk/service-name';
 import { selected } from './settings/endpoints';
 import type { Settings } from './settings/table';
 import * as log from './util/stderr';
@@ -34,7 +34,7 @@ export function startupLine(f: StartupFacts): string {
   const exporters = f.slots.map((s) => s.label).join(', ') || 'none';
   return [
     `v${f.version} in pid ${f.pid}`,
-    `service ${resolveServiceName(f.settings, f.entry, f.cwd).name}`,
+    `service ${resolveServiceName(f.settings, appPackage(f.entry, f.cwd)).name}`,
     `traces to ${exporters}`,
     `metrics to ${signalExporters(f.settings, 'metrics')}`,
     `logs to ${signalExporters(f.settings, 'logs')}`,

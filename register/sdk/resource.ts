@@ -3,7 +3,7 @@
 import type { Resource, ResourceDetector } from '@opentelemetry/resources';
 import type { Settings } from '../settings/table';
 import * as log from '../util/stderr';
-import { resolveServiceName } from './service-name';
+import { appPackage, resolveServiceName } from './service-name';
 
 export const DISTRO_NAME = 'otel-run';
 
@@ -68,15 +68,16 @@ export function buildResource(
     if (wanted.has(name)) detectors.push(...optionalDetectors(name, [app.cwd]));
   }
 
-  const service = resolveServiceName(settings, app.entry, app.cwd);
+  const pkg = appPackage(app.entry, app.cwd);
+  const service = resolveServiceName(settings, pkg);
   let resource = resources.defaultResource();
   // The package's name and version come first, so a detector that knows better (Azure App Service names
   // the site) still wins over them; a name the user gave is applied last.
-  if (service.source === 'package.json') {
+  if (pkg?.name) {
     resource = resource.merge(
       resources.resourceFromAttributes({
-        'service.name': service.name,
-        ...(service.version ? { 'service.version': service.version } : {}),
+        'service.name': pkg.name,
+        ...(pkg.version ? { 'service.version': pkg.version } : {}),
       }),
     );
   }

@@ -15,8 +15,6 @@ export interface AppPackage {
 
 export interface ServiceName {
   name: string;
-  /** The app's version, when the name comes from its package.json. */
-  version?: string;
   source: 'OTEL_SERVICE_NAME' | 'resource attributes' | 'package.json' | 'default';
 }
 
@@ -39,15 +37,14 @@ export function appPackage(entry: string | undefined, cwd: string): AppPackage |
   };
 }
 
+/** `app`: the app's package.json as appPackage() finds it. */
 export function resolveServiceName(
   settings: { serviceName?: string; resourceAttributes: Record<string, string> },
-  entry: string | undefined,
-  cwd: string,
+  app: AppPackage | undefined,
 ): ServiceName {
   if (settings.serviceName) return { name: settings.serviceName, source: 'OTEL_SERVICE_NAME' };
   const fromAttributes = settings.resourceAttributes['service.name'];
   if (fromAttributes) return { name: fromAttributes, source: 'resource attributes' };
-  const pkg = appPackage(entry, cwd);
-  if (pkg?.name) return { name: pkg.name, version: pkg.version, source: 'package.json' };
+  if (app?.name) return { name: app.name, source: 'package.json' };
   return { name: 'unknown_service:node', source: 'default' };
 }

@@ -9,7 +9,7 @@ import { OWN_ROOT, VERSION } from '../../register/contract';
 import { CATALOG } from '../../register/discovery/catalog';
 import { isBuiltinTarget } from '../../register/discovery/manifest';
 import { otlpTarget } from '../../register/export/target';
-import { resolveServiceName } from '../../register/sdk/service-name';
+import { appPackage, resolveServiceName } from '../../register/sdk/service-name';
 import { type Settings, SPECS } from '../../register/settings/table';
 import { findPackageRoot, readPackageJson } from '../../register/util/package-json';
 import { analyse } from '../bootstrap/bootstrap';
@@ -98,7 +98,7 @@ function configSection(
   const s = resolved.settings;
   const items: Finding[] = [];
   const o = resolved.origins;
-  const service = resolveServiceName(s, entry, root);
+  const service = resolveServiceName(s, appPackage(entry, root));
   const serviceSource =
     service.source === 'OTEL_SERVICE_NAME'
       ? sourceText(o.OTEL_SERVICE_NAME)
