@@ -137,6 +137,48 @@ describe('metrics and logs', () => {
     assert.ok(receiver.requests.some((q) => q.path === '/v1/metrics' && /json/.test(q.contentType)));
   });
 
+  test("each signal's own endpoint and headers win over the generic ones; only the generic endpoint gets /v1/<signal>", async () => {
+    // One rule for the three signals (export/target.ts). A signal's own endpoint is used as it is: were
+    // /v1/<signal> appended to it, or the generic endpoint (a closed port) used, nothing would arrive.
+    const check = async (extra: Record<string, string>, headerOf: Record<string, string>) => {
+      receiver.reset();
+      const r = await run(process.execPath, ['app.js', 'exit'], {
+        cwd: APP_DIR,
+        env: env({ NODE_OPTIONS: PRELOAD, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,pino', ...extra }),
+      });
+      ok(r);
+      assert.doesNotMatch(r.stderr, /otel-run: /, describeResult(r));
+      await receiver.waitForSpans((s) => s.length > 0);
+      await receiver.waitForMetrics((m) => m.length > 0);
+      await receiver.waitForLogs((l) => l.length > 0);
+      for (const [signal, which] of Object.entries(headerOf)) {
+        const requests = receiver.requests.filter((q) => q.path === `/v1/${signal}`);
+        assert.ok(requests.length > 0, `${signal} requests`);
+        for (const q of requests) assert.equal(q.headers['x-which'], which, `${signal} request headers`);
+      }
+    };
+    await check(
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`,
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${receiver.url}/v1/metrics`,
+        OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: `${receiver.url}/v1/logs`,
+        OTEL_EXPORTER_OTLP_HEADERS: 'x-which=generic',
+        OTEL_EXPORTER_OTLP_LOGS_HEADERS: 'x-which=logs',
+        OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'x-which=metrics',
+      },
+      { traces: 'generic', metrics: 'metrics', logs: 'logs' },
+    );
+    // A trailing slash on the generic endpoint is not doubled.
+    await check(
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `${receiver.url}/`,
+        OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-which=traces',
+      },
+      { traces: 'traces' },
+    );
+  });
+
   test('Prometheus on port 0: the scrape returns the http server duration, and scrapes are not traced', async () => {
     receiver.reset();
     const app = start(process.execPath, ['app.js', 'serve'], {
