@@ -7,6 +7,7 @@
 // was down (measured 8.5-10.4 s, against the 3 s flush budget).
 
 import type { ExportResult } from '@opentelemetry/core';
+import * as log from '../util/stderr';
 import type { SyncOutcome, SyncRequest } from './send-sync';
 import type { OtlpTarget, Signal } from './target';
 
@@ -64,10 +65,7 @@ export function postSerialized(
   try {
     request = buildRequest(signal, items, target);
   } catch (err) {
-    return {
-      ok: false,
-      reason: err instanceof Error ? (err.message.split('\n')[0] ?? err.name) : String(err),
-    };
+    return { ok: false, reason: log.reason(err) };
   }
   if (!request) return { ok: false, reason: 'nothing could be serialised' };
   const { postSync } = require('./send-sync') as typeof import('./send-sync');
