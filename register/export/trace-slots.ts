@@ -4,7 +4,6 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { selected } from '../settings/endpoints';
 import type { Settings } from '../settings/table';
-import { consoleSpanSlot } from './console';
 import { type BatchExporter, createSlot, otlpSlot, type Slot } from './slot';
 
 export type TraceSlot = Slot<ReadableSpan[]>;
@@ -15,7 +14,7 @@ export function createTraceSlots(settings: Settings): TraceSlot[] {
     if (name === 'pretty') {
       slots.push((require('./pretty') as typeof import('./pretty')).prettySlot());
     } else if (name === 'console') {
-      slots.push(consoleSpanSlot());
+      slots.push((require('./console') as typeof import('./console')).consoleSpanSlot());
     } else if (name === 'zipkin') {
       const url = settings.exporterZipkinEndpoint;
       slots.push(

@@ -7,7 +7,6 @@ import type { Logger, LoggerOptions, LoggerProvider, LogRecord } from '@opentele
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ExitFlush } from '../exit/shutdown';
-import { logRecords, writeToStderr } from '../export/console';
 import { otlpSlot } from '../export/slot';
 import { selected } from '../settings/endpoints';
 import type { Settings } from '../settings/table';
@@ -29,6 +28,8 @@ function buildProvider(
   const batches: LogBatchProcessor[] = [];
   for (const name of selected(settings.logsExporter)) {
     if (name === 'console') {
+      const { logRecords, writeToStderr } =
+        require('../export/console') as typeof import('../export/console');
       // Written at once (as the spec's console exporter with a simple processor): nothing waits at exit.
       processors.push({
         onEmit: (record) => writeToStderr(logRecords([record])),

@@ -12,7 +12,6 @@ import type {
   ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type { ExitFlush } from '../exit/shutdown';
-import { consoleMetricSlot } from '../export/console';
 import { otlpSlot, type Slot } from '../export/slot';
 import { selected } from '../settings/endpoints';
 import type { Settings } from '../settings/table';
@@ -149,6 +148,7 @@ export function createMetrics(settings: Settings, resource: Resource): MetricsSd
         push.push(periodicReader(sdk, slot, { interval, timeout, temporality }));
       } else if (name === 'console') {
         const cumulative = () => sdk.AggregationTemporality.CUMULATIVE;
+        const { consoleMetricSlot } = require('../export/console') as typeof import('../export/console');
         push.push(periodicReader(sdk, consoleMetricSlot(), { interval, timeout, temporality: cumulative }));
       } else if (name === 'prometheus') {
         const { PrometheusExporter } =
