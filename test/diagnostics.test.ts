@@ -12,7 +12,16 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { PrettyExporter, renderTrace } from '../register/export/pretty';
 import { startGrpcReceiver } from './helpers/grpc-receiver';
 import { type Receiver, startReceiver } from './helpers/otlp-receiver';
-import { BIN, copyFixture, describeResult, hermeticEnv, REGISTER, type RunResult, run } from './helpers/run';
+import {
+  BIN,
+  copyFixture,
+  describeResult,
+  hermeticEnv,
+  REGISTER,
+  REPO_ROOT,
+  type RunResult,
+  run,
+} from './helpers/run';
 
 let receiver: Receiver;
 before(async () => {
@@ -404,6 +413,91 @@ describe('the startup line', () => {
     const silent = await otelRun(app, ['node', 'app.js'], env);
     assert.equal(silent.code, 0, describeResult(silent));
     assert.equal(silent.stderr, '', 'silent by default');
+  });
+});
+
+describe('one service name for the startup line and the spans', () => {
+  // The startup line and the resource once had a rule each, and with the detectors off they disagreed: the
+  // line said the resource attributes' name, the spans carried the package's.
+  const cases: { what: string; env: NodeJS.ProcessEnv; expect: string }[] = [
+    {
+      what: 'service.name in OTEL_RESOURCE_ATTRIBUTES with OTEL_NODE_RESOURCE_DETECTORS=none',
+      env: { OTEL_NODE_RESOURCE_DETECTORS: 'none', OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs' },
+      expect: 'from-attrs',
+    },
+    {
+      what: 'OTEL_SERVICE_NAME over service.name in OTEL_RESOURCE_ATTRIBUTES',
+      env: { OTEL_SERVICE_NAME: 'from-env', OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs' },
+      expect: 'from-env',
+    },
+    { what: 'the package.json name when nothing names the service', env: {}, expect: 'diag-app' },
+  ];
+  for (const c of cases) {
+    test(c.what, async () => {
+      // A receiver of its own: with the detectors off, nothing else tells this run's spans apart.
+      const own = await startReceiver();
+      try {
+        const app = await copyFixture('diag-app');
+        const env = {
+          OTEL_EXPORTER_OTLP_ENDPOINT: own.url,
+          OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http',
+          OTEL_METRICS_EXPORTER: 'none',
+          OTEL_LOGS_EXPORTER: 'none',
+          ...c.env,
+        };
+        const r = await otelRun(app, ['--verbose', 'node', 'app.js'], env);
+        assert.equal(r.code, 0, describeResult(r));
+        const line = /^otel-run: v.*; service ([^;]+);/m.exec(r.stderr);
+        assert.ok(line, describeResult(r));
+        const spans = await own.waitForSpans((all) => all.length > 0);
+        const names = [...new Set(spans.map((s) => s.resource['service.name']))];
+        assert.deepEqual(names, [c.expect], 'the spans carry the expected service name');
+        assert.equal(line[1], c.expect, 'the startup line names the service the spans carry');
+      } finally {
+        await own.close();
+      }
+    });
+  }
+});
+
+describe("the SDK's own diagnostics under OTEL_LOG_LEVEL", () => {
+  // Requiring node:http builds the SDK (http is instrumented), whose span limits re-read
+  // OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT and complain in their own words; then the app says something of its own
+  // through the API's diag logger that names a variable.
+  const API = JSON.stringify(path.join(REPO_ROOT, 'node_modules', '@opentelemetry', 'api'));
+  const script = `require('node:http'); require(${API}).diag.warn('OTEL_EXAMPLE_SETTING is deprecated (said by the app)');`;
+  const ours = /^otel-run: OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT="abc" is not valid: /m;
+  const sdkDuplicate = /^otel-run: \[warn\] Unknown value 'abc' for OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT/m;
+  const appMessage = /^otel-run: \[warn\] OTEL_EXAMPLE_SETTING is deprecated \(said by the app\)$/m;
+
+  async function runWith(level: string): Promise<RunResult> {
+    const app = await copyFixture('diag-app');
+    const env = hermeticEnv({
+      OTEL_LOG_LEVEL: level,
+      OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: 'abc',
+      OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http',
+      OTEL_TRACES_EXPORTER: 'none',
+      OTEL_METRICS_EXPORTER: 'none',
+      OTEL_LOGS_EXPORTER: 'none',
+    });
+    const r = await run(process.execPath, ['--require', REGISTER, '-e', script], { cwd: app, env });
+    assert.equal(r.code, 0, describeResult(r));
+    assert.equal(r.stdout, '', 'nothing on stdout');
+    return r;
+  }
+
+  test('at warn, the SDK repeating our warning about a bad OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT is dropped, nothing else', async () => {
+    const r = await runWith('warn');
+    assert.match(r.stderr, ours, describeResult(r));
+    assert.doesNotMatch(r.stderr, sdkDuplicate, describeResult(r));
+    assert.match(r.stderr, appMessage, describeResult(r));
+  });
+
+  test('at debug, every SDK message shows, the duplicate too', async () => {
+    const r = await runWith('debug');
+    assert.match(r.stderr, ours, describeResult(r));
+    assert.match(r.stderr, sdkDuplicate, describeResult(r));
+    assert.match(r.stderr, appMessage, describeResult(r));
   });
 });
 

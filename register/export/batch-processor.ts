@@ -10,19 +10,9 @@
 //
 // The same queue serves log records (sdk/log-processor.ts): `Batcher<T>` holds everything but how items arrive.
 import type { Context } from '@opentelemetry/api';
-import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import * as log from '../util/stderr';
-import type { ExporterSlot } from './slots';
-
-/** Where a batch goes: an exporter loaded at first use, and a synchronous path for the exit. */
-export interface BatchSlot<T> {
-  /** For messages: `otlp http/protobuf to http://…`. */
-  readonly label: string;
-  exporter(): { export(items: T[], done: (r: ExportResult) => void): void; shutdown(): Promise<void> };
-  /** Delivers the items before returning, within `timeoutMs`; false when they could not be. */
-  exportSync(items: T[], timeoutMs: number): boolean;
-}
+import type { Slot } from './slot';
 
 export interface BatchOptions {
   scheduleDelay: number;
@@ -64,7 +54,7 @@ export class Batcher<T extends WithResource> {
   failed = 0;
 
   constructor(
-    readonly slot: BatchSlot<T>,
+    readonly slot: Slot<T[]>,
     private readonly options: BatchOptions,
     /** `spans`, `log records`: for messages. */
     private readonly what: string,
@@ -220,14 +210,14 @@ export class Batcher<T extends WithResource> {
   async shutdown(): Promise<void> {
     await this.forceFlush();
     this.stopped = true;
-    await this.slot.exporter().shutdown();
+    await this.slot.shutdown();
   }
 }
 
 /** The span processor: sampled spans only, into the queue. */
 export class BatchProcessor extends Batcher<ReadableSpan> implements SpanProcessor {
   constructor(
-    override readonly slot: ExporterSlot,
+    override readonly slot: Slot<ReadableSpan[]>,
     options: BatchOptions,
   ) {
     super(slot, options, 'spans');

@@ -8,7 +8,7 @@
 // Colour only when stderr is a terminal and NO_COLOR is unset; stdout is never touched (it is the app's).
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
-import type { ExporterSlot } from './slots';
+import { createSlot, type Slot } from './slot';
 
 /** How long a trace without its root waits for more spans before it is printed as it is. */
 const QUIET_MS = 500;
@@ -265,21 +265,21 @@ export class PrettyExporter implements SpanExporter {
   }
 }
 
-export function prettySlot(): ExporterSlot & { maxDelay: number; flushHeld(): void } {
+export function prettySlot(): Slot<ReadableSpan[]> {
   const stderr = process.stderr;
   const style = wantsColour(process.env, !!stderr.isTTY) ? COLOUR : PLAIN;
   const view = new PrettyExporter((text) => {
     stderr.write(text);
   }, style);
-  return {
+  return createSlot({
     label: 'pretty (stderr)',
     maxDelay: MAX_DELAY_MS,
-    exporter: () => view,
+    make: () => view,
     exportSync(spans) {
       view.add(spans);
       view.flushHeld();
       return true;
     },
     flushHeld: () => view.flushHeld(),
-  };
+  });
 }

@@ -3,15 +3,15 @@
 // A worker thread does the I/O; the main thread waits on Atomics.wait with a deadline, so a slow or dead
 // endpoint costs at most the deadline. Measured here (Node 20, 2 cores): a batch posts in ~25 ms.
 import type { Worker as WorkerType } from 'node:worker_threads';
+import { readTls, type TlsFiles } from './tls';
 
+/** One OTLP request, serialised (export/otlp.ts builds it); sent by export/send.ts or, at exit, here. */
 export interface SyncRequest {
   url: string;
   headers: Record<string, string>;
   body: Uint8Array;
-  /** PEM file paths for https endpoints, read in the worker. */
-  ca?: string;
-  cert?: string;
-  key?: string;
+  /** PEM file paths for https endpoints. */
+  tls?: TlsFiles;
 }
 
 export type SyncOutcome = { ok: true; status: number } | { ok: false; reason: string };
@@ -20,8 +20,7 @@ export type SyncOutcome = { ok: true; status: number } | { ok: false; reason: st
 // no preload (execArgv: []) so otel-run never instruments its own sender.
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const fs = require('node:fs');
-const { url, headers, body, ca, cert, key, state } = workerData;
+const { url, headers, body, tls, state } = workerData;
 const flag = new Int32Array(state, 0, 2);
 const text = new Uint8Array(state, 8);
 function done(code, status, reason) {
@@ -36,10 +35,7 @@ function done(code, status, reason) {
 try {
   const u = new URL(url);
   const mod = require(u.protocol === 'https:' ? 'node:https' : 'node:http');
-  const options = { method: 'POST', headers: { ...headers, 'content-length': body.byteLength } };
-  if (ca) options.ca = fs.readFileSync(ca);
-  if (cert) options.cert = fs.readFileSync(cert);
-  if (key) options.key = fs.readFileSync(key);
+  const options = { method: 'POST', headers: { ...headers, 'content-length': body.byteLength }, ...tls };
   const req = mod.request(u, options, (res) => {
     res.resume();
     res.on('end', () => done(1, res.statusCode || 0));
@@ -62,13 +58,16 @@ export function postSync(request: SyncRequest, timeoutMs: number): SyncOutcome {
   const flag = new Int32Array(state, 0, 2);
   let worker: WorkerType;
   try {
+    // Read here, with the one reader every request uses (cached since the first export): the worker gets the
+    // contents, whose buffers arrive as Uint8Arrays, which node:https takes as they are.
+    const tls = request.tls ? readTls(request.tls) : undefined;
     worker = new Worker(WORKER_SOURCE, {
       eval: true,
       execArgv: [],
       env: {},
       stdout: true,
       stderr: true,
-      workerData: { ...request, state },
+      workerData: { url: request.url, headers: request.headers, body: request.body, tls, state },
     });
   } catch (err) {
     return { ok: false, reason: err instanceof Error ? err.message : String(err) };

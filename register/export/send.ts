@@ -1,12 +1,12 @@
-// Sends one serialised OTLP request (metrics, log records) without ever holding the app open: sockets come
-// from an unref'd keep-alive agent (export/slots.ts) and every timer is unref'd. The official exporters' retry
-// and timeout timers are ref'd, and with a collector that refuses or never answers they kept an ending
+// Sends one serialised OTLP request (spans, metrics, log records) without ever holding the app open: sockets
+// come from an unref'd keep-alive agent and every timer is unref'd. The official exporters' retry and timeout
+// timers are ref'd, and with a collector that refuses or never answers they kept an ending
 // process alive for the whole OTLP timeout (10 s by default; measured 8.5-10.4 s where spans cost at most
 // OTEL_RUN_FLUSH_TIMEOUT, 3.4 s). Retries follow the OTLP spec: 429, 502, 503, 504 and connection errors,
 // with exponential backoff until the request's deadline. Every request is answered once; nothing throws.
-import * as fs from 'node:fs';
 import type { Agent } from 'node:http';
 import type { SyncOutcome, SyncRequest } from './send-sync';
+import { readTls } from './tls';
 
 const RETRYABLE = new Set([429, 502, 503, 504]);
 const MAX_ATTEMPTS = 5;
@@ -20,27 +20,46 @@ function reasonOf(err: unknown): string {
   return err instanceof Error ? (err.message.split('\n')[0] ?? err.name) : String(err);
 }
 
+/**
+ * Export requests must not keep the app alive: a short script ends when its own work ends, as without
+ * otel-run, and the exit path (beforeExit flush or the synchronous hand-off) takes care of what is pending.
+ * Node's keep-alive agent refs a socket again when it reuses it (Agent#reuseSocket), so both are covered.
+ */
+function unrefAgent(protocol: string): Agent {
+  const mod = (
+    protocol === 'https:' ? require('node:https') : require('node:http')
+  ) as typeof import('node:http');
+  const agent = new mod.Agent({ keepAlive: true });
+  const create = agent.createConnection.bind(agent) as (
+    ...a: unknown[]
+  ) => import('node:net').Socket | undefined;
+  (agent as unknown as { createConnection: (...a: unknown[]) => unknown }).createConnection = (
+    ...args: unknown[]
+  ) => {
+    const socket = create(...args);
+    socket?.unref?.();
+    return socket;
+  };
+  const agentWithReuse = agent as unknown as {
+    reuseSocket: (socket: import('node:net').Socket, req: unknown) => void;
+  };
+  const reuse = agentWithReuse.reuseSocket.bind(agent);
+  agentWithReuse.reuseSocket = (socket, req) => {
+    reuse(socket, req);
+    socket.unref();
+  };
+  return agent;
+}
+
 const agents = new Map<string, Agent>();
-const files = new Map<string, Buffer>();
 
 function agentFor(protocol: string): Agent {
   let agent = agents.get(protocol);
   if (!agent) {
-    const { unrefAgent } = require('./slots') as typeof import('./slots');
     agent = unrefAgent(protocol);
     agents.set(protocol, agent);
   }
   return agent;
-}
-
-function file(p: string | undefined): Buffer | undefined {
-  if (!p) return undefined;
-  let b = files.get(p);
-  if (!b) {
-    b = fs.readFileSync(p);
-    files.set(p, b);
-  }
-  return b;
 }
 
 function attempt(req: SyncRequest, left: number, done: (a: Attempt) => void): void {
@@ -61,9 +80,7 @@ function attempt(req: SyncRequest, left: number, done: (a: Attempt) => void): vo
       agent: agentFor(u.protocol),
       // A socket timeout: unref'd, like the socket.
       timeout: left,
-      ca: file(req.ca),
-      cert: file(req.cert),
-      key: file(req.key),
+      ...(req.tls ? readTls(req.tls) : {}),
     };
     const r = mod.request(u, options, (res) => {
       res.resume();

@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Planned } from '../discovery/plan';
+import { findNearestPackage } from '../util/package-json';
 import * as log from '../util/stderr';
 import { fire, hasPending, moduleNameOf } from './require-hook';
 
@@ -76,25 +77,8 @@ function loaderValues(args: readonly string[]): string[] {
 
 /** The nearest package.json's "type" ("module", "commonjs") or undefined, as Node looks it up. */
 export function packageType(file: string): string | undefined {
-  let dir = path.dirname(file);
-  for (;;) {
-    if (path.basename(dir) === 'node_modules') return undefined;
-    let text: string | undefined;
-    try {
-      text = fs.readFileSync(path.join(dir, 'package.json'), 'utf8');
-    } catch {}
-    if (text !== undefined) {
-      try {
-        const type = (JSON.parse(text) as { type?: unknown }).type;
-        return typeof type === 'string' ? type : undefined;
-      } catch {
-        return undefined;
-      }
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
+  const type = findNearestPackage(path.dirname(file), { stopAtNodeModules: true })?.json?.type;
+  return typeof type === 'string' ? type : undefined;
 }
 
 function hasEsmSyntax(file: string): boolean {

@@ -7,91 +7,16 @@ import type { Logger, LoggerOptions, LoggerProvider, LogRecord } from '@opentele
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ExitFlush } from '../exit/shutdown';
-import { otlpTarget, selected } from '../settings/endpoints';
+import { otlpSlot } from '../export/slot';
+import { selected } from '../settings/endpoints';
 import type { Settings } from '../settings/table';
 import * as log from '../util/stderr';
-import { LogBatchProcessor, type LogSlot } from './log-processor';
+import { LogBatchProcessor } from './log-processor';
 
 export interface LogsSdk {
   exitFlush: ExitFlush;
   /** True once a record was emitted and the SDK built. */
   started(): boolean;
-}
-
-/** Writes log records to stderr, one per line: stdout belongs to the app. */
-function writeRecords(records: ReadableLogRecord[]): void {
-  const { inspect } = require('node:util') as typeof import('node:util');
-  for (const r of records) {
-    const record = {
-      resource: { attributes: r.resource.attributes },
-      instrumentationScope: r.instrumentationScope,
-      timestamp: r.hrTime[0] * 1e6 + Math.round(r.hrTime[1] / 1e3),
-      traceId: r.spanContext?.traceId,
-      spanId: r.spanContext?.spanId,
-      severityText: r.severityText,
-      severityNumber: r.severityNumber,
-      body: r.body,
-      attributes: r.attributes,
-    };
-    try {
-      process.stderr.write(`${inspect(record, { depth: 4, breakLength: 120, colors: false })}\n`);
-    } catch {}
-  }
-}
-
-function otlpSlot(settings: Settings): LogSlot {
-  const target = otlpTarget(settings, 'logs');
-  const label = `otlp ${target.protocol} to ${target.url}`;
-  type Exporter = ReturnType<LogSlot['exporter']>;
-  let instance: Exporter | undefined;
-  if (target.protocol === 'grpc') {
-    const make = (): Exporter => {
-      const { OTLPLogExporter } =
-        require('@opentelemetry/exporter-logs-otlp-grpc') as typeof import('@opentelemetry/exporter-logs-otlp-grpc');
-      return new OTLPLogExporter({
-        url: target.url,
-        timeoutMillis: target.timeoutMillis,
-        compression: target.compression as never,
-      });
-    };
-    return {
-      label,
-      exporter: () => {
-        instance ??= make();
-        return instance;
-      },
-      exportSync(records) {
-        instance ??= make();
-        instance.export(records, () => {});
-        return false;
-      },
-    };
-  }
-  const json = target.protocol === 'http/json';
-  const tls = {
-    ca: settings.exporterOtlpCertificate,
-    cert: settings.exporterOtlpClientCertificate,
-    key: settings.exporterOtlpClientKey,
-  };
-  return {
-    label,
-    exporter() {
-      if (!instance) {
-        const { createPostingExporter } = require('../export/otlp') as typeof import('../export/otlp');
-        instance = createPostingExporter<ReadableLogRecord[]>('logs', json, { ...target, ...tls });
-      }
-      return instance;
-    },
-    exportSync(records, timeoutMs) {
-      const { postSerialized } = require('../export/otlp') as typeof import('../export/otlp');
-      const outcome = postSerialized('logs', json, records, { ...target, ...tls }, timeoutMs);
-      if (!outcome.ok)
-        log.warnExport(
-          `sending the last ${records.length} log records to ${target.url} failed: ${outcome.reason} — they are lost`,
-        );
-      return outcome.ok;
-    },
-  };
 }
 
 function buildProvider(
@@ -103,14 +28,17 @@ function buildProvider(
   const batches: LogBatchProcessor[] = [];
   for (const name of selected(settings.logsExporter)) {
     if (name === 'console') {
+      const { logRecords, writeToStderr } =
+        require('../export/console') as typeof import('../export/console');
       // Written at once (as the spec's console exporter with a simple processor): nothing waits at exit.
       processors.push({
-        onEmit: (record) => writeRecords([record]),
+        onEmit: (record) => writeToStderr(logRecords([record])),
         forceFlush: () => Promise.resolve(),
         shutdown: () => Promise.resolve(),
       });
     } else if (name === 'otlp') {
-      const batch = new LogBatchProcessor(otlpSlot(settings), {
+      const slot = otlpSlot<ReadableLogRecord[]>(settings, 'logs', (r) => `${r.length} log records`);
+      const batch = new LogBatchProcessor(slot, {
         scheduleDelay: settings.blrpScheduleDelay,
         exportTimeout: settings.blrpExportTimeout,
         maxQueueSize: settings.blrpMaxQueueSize,

@@ -9,11 +9,11 @@ import type {
   InstrumentType,
   MeterProvider,
   MetricReader,
-  PushMetricExporter,
   ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type { ExitFlush } from '../exit/shutdown';
-import { otlpTarget, selected } from '../settings/endpoints';
+import { otlpSlot, type Slot } from '../export/slot';
+import { selected } from '../settings/endpoints';
 import type { Settings } from '../settings/table';
 import * as log from '../util/stderr';
 
@@ -27,47 +27,16 @@ export interface MetricsSdk {
 }
 
 interface PushReader {
-  label: string;
+  slot: Slot<ResourceMetrics>;
   reader: MetricReader;
   /** Collects and exports now; true when the export was accepted. */
   exportNow(): Promise<boolean>;
-  /** Delivers before returning; false when it could not (grpc has no synchronous path). */
-  exportSync(metrics: ResourceMetrics, timeoutMs: number): boolean;
 }
 
 type Sdk = typeof import('@opentelemetry/sdk-metrics');
 type Selector = (type: InstrumentType) => number;
 
 const SUCCESS = 0;
-
-/** Writes metrics to stderr: stdout belongs to the app (the stock ConsoleMetricExporter uses stdout). */
-class StderrMetricExporter implements PushMetricExporter {
-  export(metrics: ResourceMetrics, done: (r: { code: number }) => void): void {
-    this.write(metrics);
-    done({ code: SUCCESS });
-  }
-  write(metrics: ResourceMetrics): void {
-    const { inspect } = require('node:util') as typeof import('node:util');
-    for (const scope of metrics.scopeMetrics) {
-      for (const metric of scope.metrics) {
-        const record = {
-          descriptor: metric.descriptor,
-          dataPointType: metric.dataPointType,
-          dataPoints: metric.dataPoints,
-        };
-        try {
-          process.stderr.write(`${inspect(record, { depth: 6, breakLength: 120, colors: false })}\n`);
-        } catch {}
-      }
-    }
-  }
-  forceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  shutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 /** OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, as the spec's table (and the official exporter). */
 function temporalitySelector(sdk: Sdk, preference: string): Selector {
@@ -84,7 +53,6 @@ interface ReaderOptions {
   interval: number;
   timeout: number;
   temporality: Selector;
-  label: string;
 }
 
 /**
@@ -93,11 +61,7 @@ interface ReaderOptions {
  * timeout. Same OTEL_METRIC_EXPORT_INTERVAL / _TIMEOUT semantics; every timer is unref'd, exports run with
  * tracing suppressed, one at a time.
  */
-function periodicReader(
-  sdk: Sdk,
-  exporter: PushMetricExporter,
-  options: ReaderOptions,
-): { reader: MetricReader; exportNow(): Promise<boolean> } {
+function periodicReader(sdk: Sdk, slot: Slot<ResourceMetrics>, options: ReaderOptions): PushReader {
   const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
   const { suppressTracing } = require('@opentelemetry/core') as typeof import('@opentelemetry/core');
 
@@ -107,7 +71,7 @@ function periodicReader(
       guard.unref();
       api.context.with(suppressTracing(api.context.active()), () => {
         try {
-          exporter.export(metrics, (result) => {
+          slot.exporter().export(metrics, (result) => {
             clearTimeout(guard);
             resolve(result.code === SUCCESS ? undefined : log.reason(result.error ?? 'export failed'));
           });
@@ -146,9 +110,7 @@ function periodicReader(
       if (resource.asyncAttributesPending) await resource.waitForAsyncAttributes?.().catch(() => {});
       const why = await send(resourceMetrics);
       if (why)
-        log.warnExport(
-          `exporting metrics (${options.label}) failed: ${why} — the next export sends them again`,
-        );
+        log.warnExport(`exporting metrics (${slot.label}) failed: ${why} — the next export sends them again`);
       return why === undefined;
     }
     protected override async onForceFlush(): Promise<void> {
@@ -157,54 +119,11 @@ function periodicReader(
     protected override async onShutdown(): Promise<void> {
       if (this.timer) clearInterval(this.timer);
       await this.exportNow();
-      await exporter.shutdown();
+      await slot.shutdown();
     }
   }
   const reader = new Reader();
-  return { reader, exportNow: () => reader.exportNow() };
-}
-
-function otlpReader(settings: Settings, sdk: Sdk, options: Omit<ReaderOptions, 'label'>): PushReader {
-  const target = otlpTarget(settings, 'metrics');
-  const label = `otlp ${target.protocol} to ${target.url}`;
-  if (target.protocol === 'grpc') {
-    const { OTLPMetricExporter } =
-      require('@opentelemetry/exporter-metrics-otlp-grpc') as typeof import('@opentelemetry/exporter-metrics-otlp-grpc');
-    const exporter = new OTLPMetricExporter({
-      url: target.url,
-      timeoutMillis: target.timeoutMillis,
-      compression: target.compression as never,
-    }) as unknown as PushMetricExporter;
-    return {
-      label,
-      ...periodicReader(sdk, exporter, { ...options, label }),
-      exportSync(metrics) {
-        // No synchronous gRPC: the export starts and is lost if the process ends first (as for spans).
-        exporter.export(metrics, () => {});
-        return false;
-      },
-    };
-  }
-  const json = target.protocol === 'http/json';
-  const full = {
-    ...target,
-    ca: settings.exporterOtlpCertificate,
-    cert: settings.exporterOtlpClientCertificate,
-    key: settings.exporterOtlpClientKey,
-  };
-  const { createPostingExporter, postSerialized } =
-    require('../export/otlp') as typeof import('../export/otlp');
-  const exporter = createPostingExporter<ResourceMetrics>('metrics', json, full);
-  return {
-    label,
-    ...periodicReader(sdk, exporter as unknown as PushMetricExporter, { ...options, label }),
-    exportSync(metrics, timeoutMs) {
-      const outcome = postSerialized('metrics', json, metrics, full, timeoutMs);
-      if (!outcome.ok)
-        log.warnExport(`sending the last metrics to ${target.url} failed: ${outcome.reason} — they are lost`);
-      return outcome.ok;
-    },
-  };
+  return { slot, reader, exportNow: () => reader.exportNow() };
 }
 
 export function createMetrics(settings: Settings, resource: Resource): MetricsSdk {
@@ -225,18 +144,12 @@ export function createMetrics(settings: Settings, resource: Resource): MetricsSd
   for (const name of selected(settings.metricsExporter)) {
     try {
       if (name === 'otlp') {
-        push.push(otlpReader(settings, sdk, { interval, timeout, temporality }));
+        const slot = otlpSlot<ResourceMetrics>(settings, 'metrics', () => 'metrics');
+        push.push(periodicReader(sdk, slot, { interval, timeout, temporality }));
       } else if (name === 'console') {
-        const exporter = new StderrMetricExporter();
         const cumulative = () => sdk.AggregationTemporality.CUMULATIVE;
-        push.push({
-          label: 'console (stderr)',
-          ...periodicReader(sdk, exporter, { interval, timeout, temporality: cumulative, label: 'console' }),
-          exportSync(metrics) {
-            exporter.write(metrics);
-            return true;
-          },
-        });
+        const { consoleMetricSlot } = require('../export/console') as typeof import('../export/console');
+        push.push(periodicReader(sdk, consoleMetricSlot(), { interval, timeout, temporality: cumulative }));
       } else if (name === 'prometheus') {
         const { PrometheusExporter } =
           require('@opentelemetry/exporter-prometheus') as typeof import('@opentelemetry/exporter-prometheus');
@@ -252,7 +165,7 @@ export function createMetrics(settings: Settings, resource: Resource): MetricsSd
   }
   for (const p of push) {
     readers.push(p.reader);
-    labels.push(p.label);
+    labels.push(p.slot.label);
   }
   const meterProvider = new sdk.MeterProvider({ resource, readers });
   const out: MetricsSdk = { meterProvider, readers: labels, exitFlush: exitFlush(push) };
@@ -304,16 +217,16 @@ function exitFlush(push: PushReader[]): ExitFlush {
         }
         if (!metrics) {
           log.warn(
-            `collecting the last metrics (${p.label}) at ${why} failed: unknown SDK state — they are lost`,
+            `collecting the last metrics (${p.slot.label}) at ${why} failed: unknown SDK state — they are lost`,
           );
           continue;
         }
         if (metrics.scopeMetrics.length === 0) continue;
-        log.debug(`${why}: sending metrics (${p.label}) within ${left} ms`);
+        log.debug(`${why}: sending metrics (${p.slot.label}) within ${left} ms`);
         try {
-          p.exportSync(metrics, left);
+          p.slot.exportSync(metrics, left);
         } catch (err) {
-          log.warn(`sending the last metrics (${p.label}) failed: ${log.reason(err)} — they are lost`);
+          log.warn(`sending the last metrics (${p.slot.label}) failed: ${log.reason(err)} — they are lost`);
         }
       }
     },

@@ -1,14 +1,14 @@
 // Builds and registers the tracing SDK from the settings. Called the first time something could make a span
 // (an instrumented library is required, or the app requires @opentelemetry/api), never at start: a process
 // that makes no span never pays for the SDK.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TextMapPropagator, TracerProvider } from '@opentelemetry/api';
 import type { Sampler } from '@opentelemetry/sdk-trace-base';
 import { installShutdown } from '../exit/shutdown';
 import { BatchProcessor } from '../export/batch-processor';
-import { createSlots } from '../export/slots';
+import { createTraceSlots } from '../export/trace-slots';
 import type { Settings } from '../settings/table';
+import { findOwningPackage } from '../util/package-json';
 import * as log from '../util/stderr';
 import { buildResource } from './resource';
 import { startSignals } from './telemetry';
@@ -42,21 +42,11 @@ export function foreignProviderRegistered(): boolean {
 }
 
 function versionOf(entryFile: string): number[] {
-  // The API's "exports" hides its package.json: find it above the resolved entry file.
-  let dir = path.dirname(entryFile);
-  for (;;) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === '@opentelemetry/api')
-        return (pkg.version ?? '0').split('.').map((n) => Number.parseInt(n, 10) || 0);
-    } catch {}
-    const parent = path.dirname(dir);
-    if (parent === dir) return [0];
-    dir = parent;
-  }
+  const version = findOwningPackage(path.dirname(entryFile), '@opentelemetry/api')?.json?.version;
+  if (version === undefined) return [0];
+  return String(version)
+    .split('.')
+    .map((n) => Number.parseInt(n, 10) || 0);
 }
 
 function newer(a: number[], b: number[]): boolean {
@@ -155,49 +145,19 @@ function spanLimits(s: Settings): Record<string, number> {
   >;
 }
 
-/** Writes the SDK's own diagnostics to stderr (the stock DiagConsoleLogger writes to stdout). */
-function stderrDiag(api: Api, level: Settings['logLevel']): void {
-  const write =
-    (tag: string) =>
-    (message: string, ...args: unknown[]) => {
-      // The SDK re-reads some OTEL_* variables itself and complains in its own words (and with the raw
-      // value): settings/table.ts already said it once, in the house format.
-      if (typeof message === 'string' && /\bOTEL_[A-Z0-9_]+/.test(message)) return;
-      try {
-        const { format } = require('node:util') as typeof import('node:util');
-        process.stderr.write(`otel-run: [${tag}] ${format(message, ...args)}\n`);
-      } catch {}
-    };
-  const levels: Record<Settings['logLevel'], number> = {
-    none: api.DiagLogLevel.NONE,
-    error: api.DiagLogLevel.ERROR,
-    warn: api.DiagLogLevel.WARN,
-    info: api.DiagLogLevel.INFO,
-    debug: api.DiagLogLevel.DEBUG,
-    verbose: api.DiagLogLevel.VERBOSE,
-    all: api.DiagLogLevel.ALL,
-  };
-  api.diag.setLogger(
-    {
-      error: write('error'),
-      warn: write('warn'),
-      info: write('info'),
-      debug: write('debug'),
-      verbose: write('verbose'),
-    },
-    { logLevel: levels[level], suppressOverrideMessage: true },
-  );
-}
-
 export function createSdk(ctx: SdkContext): Sdk {
   const { settings } = ctx;
   const api = chooseApi(ctx);
-  if (ctx.explicitLogLevel) stderrDiag(api, settings.logLevel);
+  if (ctx.explicitLogLevel) {
+    const { installDiagLogger } = require('./diag') as typeof import('./diag');
+    const { SPECS } = require('../settings/table') as typeof import('../settings/table');
+    installDiagLogger(api, settings.logLevel, new Set(SPECS.map((s) => s.env)));
+  }
 
   const { NodeTracerProvider } =
     require('@opentelemetry/sdk-trace-node') as typeof import('@opentelemetry/sdk-trace-node');
 
-  const slots = createSlots(settings);
+  const slots = createTraceSlots(settings);
   const processors = slots.map(
     (slot) =>
       new BatchProcessor(slot, {

@@ -1,6 +1,6 @@
 // The settings of the metrics and logs signals and of the context carried in the environment: rows of the one
-// settings table (settings/table.ts spreads them into SPECS and DEFAULTS), and the spec's general-versus-per-signal
-// rules for the OTLP exporter of each signal. Types only come from settings/table.ts, so there is no load cycle.
+// settings table (settings/table.ts spreads them into SPECS and DEFAULTS). Where each signal's OTLP goes is
+// export/target.ts. Types only come from settings/table.ts, so there is no load cycle.
 import type { SettingSpec, Settings } from './table';
 
 export const METRICS_EXPORTERS = ['otlp', 'prometheus', 'console', 'none'] as const;
@@ -198,33 +198,4 @@ export function metricsOn(s: Settings): boolean {
 
 export function logsOn(s: Settings): boolean {
   return selected(s.logsExporter).length > 0;
-}
-
-/** Where one signal's OTLP exporter sends, after the spec's general-versus-per-signal rules. */
-export interface OtlpTarget {
-  protocol: string;
-  url: string;
-  headers: Record<string, string>;
-  timeoutMillis: number;
-  compression: 'gzip' | 'none';
-}
-
-export function otlpTarget(s: Settings, signal: 'metrics' | 'logs'): OtlpTarget {
-  const m = signal === 'metrics';
-  const protocol = (m ? s.exporterOtlpMetricsProtocol : s.exporterOtlpLogsProtocol) ?? s.exporterOtlpProtocol;
-  const own = m ? s.exporterOtlpMetricsEndpoint : s.exporterOtlpLogsEndpoint;
-  const grpc = protocol === 'grpc';
-  const base = s.exporterOtlpEndpoint ?? (grpc ? 'http://localhost:4317' : 'http://localhost:4318');
-  const url = own ?? (grpc ? base : `${base.replace(/\/+$/, '')}/v1/${signal}`);
-  return {
-    protocol,
-    url,
-    headers: { ...s.exporterOtlpHeaders, ...(m ? s.exporterOtlpMetricsHeaders : s.exporterOtlpLogsHeaders) },
-    timeoutMillis: (m ? s.exporterOtlpMetricsTimeout : s.exporterOtlpLogsTimeout) ?? s.exporterOtlpTimeout,
-    compression:
-      ((m ? s.exporterOtlpMetricsCompression : s.exporterOtlpLogsCompression) ??
-        s.exporterOtlpCompression) === 'gzip'
-        ? 'gzip'
-        : 'none',
-  };
 }

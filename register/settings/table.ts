@@ -548,28 +548,3 @@ export function readSettings(env: NodeJS.ProcessEnv, report: (p: Problem) => voi
   }
   return out as unknown as Settings;
 }
-
-/** The settings that name the exporter target for traces, after the spec's general-versus-per-signal rules. */
-export function tracesProtocol(s: Settings): string {
-  return s.exporterOtlpTracesProtocol ?? s.exporterOtlpProtocol;
-}
-
-export function tracesEndpoint(s: Settings): string {
-  if (s.exporterOtlpTracesEndpoint) return s.exporterOtlpTracesEndpoint;
-  const grpc = tracesProtocol(s) === 'grpc';
-  const base = s.exporterOtlpEndpoint ?? (grpc ? 'http://localhost:4317' : 'http://localhost:4318');
-  if (grpc) return base;
-  return `${base.replace(/\/+$/, '')}/v1/traces`;
-}
-
-export function tracesHeaders(s: Settings): Record<string, string> {
-  return { ...s.exporterOtlpHeaders, ...s.exporterOtlpTracesHeaders };
-}
-
-export function tracesTimeout(s: Settings): number {
-  return s.exporterOtlpTracesTimeout ?? s.exporterOtlpTimeout;
-}
-
-export function tracesCompression(s: Settings): 'gzip' | 'none' {
-  return (s.exporterOtlpTracesCompression ?? s.exporterOtlpCompression) === 'gzip' ? 'gzip' : 'none';
-}

@@ -10,6 +10,7 @@ import { OWN_ROOT } from '../../register/contract';
 import { CATALOG, type CatalogEntry } from '../../register/discovery/catalog';
 import { resolutionFolders } from '../../register/discovery/discover';
 import { isBuiltinTarget } from '../../register/discovery/manifest';
+import { findPackageRoot } from '../../register/util/package-json';
 import { UsageError } from '../common/flags';
 import { parseSubcommand } from '../common/parse-args';
 
@@ -123,17 +124,6 @@ function readJson(file: string): unknown {
   return JSON.parse(fs.readFileSync(file, 'utf8'));
 }
 
-/** The nearest folder with a package.json, from `cwd` up. */
-export function findRoot(cwd: string): string | undefined {
-  let dir = path.resolve(cwd);
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-}
-
 const LOCKFILES: ReadonlyArray<[string, PackageManager['name']]> = [
   ['pnpm-lock.yaml', 'pnpm'],
   ['yarn.lock', 'yarn'],
@@ -213,7 +203,7 @@ function shippedNames(): Set<string> {
 }
 
 export function analyse(cwd: string): BootstrapReport {
-  const root = findRoot(cwd);
+  const root = findPackageRoot(cwd);
   if (!root) {
     throw new UsageError(
       `no package.json in ${cwd} or above (otel-run bootstrap)`,

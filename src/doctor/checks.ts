@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { OWN_ROOT } from '../../register/contract';
 import { resolutionFolders } from '../../register/discovery/discover';
+import { findOwningPackage, readPackageJson } from '../../register/util/package-json';
 import { splitNodeOptions } from '../run/node-options';
 
 export interface Finding {
@@ -23,12 +24,8 @@ export interface ApiCopy {
 }
 
 function readVersion(dir: string): string | undefined {
-  try {
-    const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : undefined;
-  } catch {
-    return undefined;
-  }
+  const version = readPackageJson(dir)?.version;
+  return typeof version === 'string' ? version : undefined;
 }
 
 function listDir(dir: string): fs.Dirent[] {
@@ -87,26 +84,15 @@ export function findApiCopies(root: string): { copies: ApiCopy[]; truncated: boo
   return { copies, truncated: visited > MAX_FOLDERS };
 }
 
-/** The API's "exports" hides its package.json: find it above the resolved entry file. */
 function ownApiVersion(): string | undefined {
-  let dir: string;
+  let entry: string;
   try {
-    dir = path.dirname(require.resolve(API, { paths: [OWN_ROOT] }));
+    entry = require.resolve(API, { paths: [OWN_ROOT] });
   } catch {
     return undefined;
   }
-  for (;;) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === API) return pkg.version;
-    } catch {}
-    const parent = path.dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
+  const found = findOwningPackage(path.dirname(entry), API);
+  return found ? readVersion(found.dir) : undefined;
 }
 
 function compare(a: string, b: string): number {

@@ -8,15 +8,10 @@ import { Command } from 'commander';
 import { OWN_ROOT, VERSION } from '../../register/contract';
 import { CATALOG } from '../../register/discovery/catalog';
 import { isBuiltinTarget } from '../../register/discovery/manifest';
-import {
-  type Settings,
-  SPECS,
-  tracesEndpoint,
-  tracesHeaders,
-  tracesProtocol,
-  tracesTimeout,
-} from '../../register/settings/table';
-import { serviceNameOf } from '../../register/startup-line';
+import { otlpTarget } from '../../register/export/target';
+import { appPackage, resolveServiceName } from '../../register/sdk/service-name';
+import { type Settings, SPECS } from '../../register/settings/table';
+import { findPackageRoot, readPackageJson } from '../../register/util/package-json';
 import { analyse } from '../bootstrap/bootstrap';
 import { addSettingOptions, flagsToEnv, UsageError, VIEW_OFF, viewExporters } from '../common/flags';
 import { parseSubcommand } from '../common/parse-args';
@@ -53,21 +48,11 @@ const ALWAYS_SHOWN = new Set([
 ]);
 
 function readManifest(root: string): AppManifest | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as AppManifest;
-  } catch {
-    return undefined;
-  }
+  return readPackageJson(root) as AppManifest | undefined;
 }
 
 function nearestRoot(cwd: string): string {
-  let dir = cwd;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) return cwd;
-    dir = parent;
-  }
+  return findPackageRoot(cwd) ?? cwd;
 }
 
 function nodeSection(manifest: AppManifest | undefined, entry: string | undefined): Section {
@@ -113,16 +98,14 @@ function configSection(
   const s = resolved.settings;
   const items: Finding[] = [];
   const o = resolved.origins;
-  const nameOrigin = o.OTEL_SERVICE_NAME?.source !== 'default' ? sourceText(o.OTEL_SERVICE_NAME) : undefined;
-  const service = serviceNameOf(s, entry, root);
+  const service = resolveServiceName(s, appPackage(entry, root));
   const serviceSource =
-    nameOrigin ??
-    (s.resourceAttributes['service.name'] !== undefined
-      ? `${sourceText(o.OTEL_RESOURCE_ATTRIBUTES)} (OTEL_RESOURCE_ATTRIBUTES)`
-      : service === 'unknown_service:node'
-        ? 'default'
-        : 'package.json');
-  const rows: [string, string, string][] = [['service name', service, serviceSource]];
+    service.source === 'OTEL_SERVICE_NAME'
+      ? sourceText(o.OTEL_SERVICE_NAME)
+      : service.source === 'resource attributes'
+        ? `${sourceText(o.OTEL_RESOURCE_ATTRIBUTES)} (OTEL_RESOURCE_ATTRIBUTES)`
+        : service.source;
+  const rows: [string, string, string][] = [['service name', service.name, serviceSource]];
   rows.push([
     'config file',
     resolved.configFile ?? (fileProblems.length ? '(not used: it has problems)' : '(none)'),
@@ -144,7 +127,7 @@ function configSection(
     );
     rows.push([
       'traces endpoint',
-      tracesEndpoint(s),
+      otlpTarget(s, 'traces').url,
       endpointSet ? `from ${endpointSet}` : 'default (a collector on this machine)',
     ]);
   }
@@ -227,15 +210,14 @@ async function exporterSection(s: Settings, timeoutMs: number): Promise<Section>
     if (name === 'zipkin') {
       target = { url: s.exporterZipkinEndpoint, protocol: 'zipkin', headers: {}, timeoutMs };
     } else {
+      const otlp = otlpTarget(s, 'traces');
       target = {
-        url: tracesEndpoint(s),
-        protocol: tracesProtocol(s) as ProbeTarget['protocol'],
-        headers: tracesHeaders(s),
-        timeoutMs: Math.min(timeoutMs, tracesTimeout(s)),
-        ca: s.exporterOtlpCertificate,
-        cert: s.exporterOtlpClientCertificate,
-        key: s.exporterOtlpClientKey,
-        insecure: s.exporterOtlpInsecure,
+        url: otlp.url,
+        protocol: otlp.protocol,
+        headers: otlp.headers,
+        timeoutMs: Math.min(timeoutMs, otlp.timeoutMillis),
+        tls: otlp.tls,
+        insecure: otlp.insecure,
       };
     }
     const label = name === 'zipkin' ? 'zipkin' : `otlp ${target.protocol}`;
