@@ -19,6 +19,9 @@ const SRC_MAY_USE = [
   'register/discovery/*', // list, doctor and bootstrap show what a run would discover
   'register/hooks/activate.ts', // list loads each instrumentor as a run would, to report `failed`
   'register/util/*',
+  'register/export/target.ts', // doctor probes the endpoint a run would export to
+  'register/export/tls.ts', // and with the same TLS files
+  'register/sdk/service-name.ts', // doctor names the service as the spans do
 ];
 
 /**
@@ -27,12 +30,6 @@ const SRC_MAY_USE = [
  * longer matches a cycle fails too, so it cannot linger.
  */
 const KNOWN_CYCLES: readonly (readonly string[])[] = [
-  [
-    'register/export/otlp.ts',
-    'register/export/pretty.ts',
-    'register/export/send.ts',
-    'register/export/slots.ts',
-  ],
   ['register/settings/endpoints.ts', 'register/settings/table.ts'],
 ];
 
