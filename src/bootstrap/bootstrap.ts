@@ -7,59 +7,35 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import spawn from 'cross-spawn';
 import { OWN_ROOT } from '../../register/contract';
-import { CATALOG, type CatalogEntry } from '../../register/discovery/catalog';
+import { CATALOG, type CatalogEntry, NEXT_LINE_NODE } from '../../register/discovery/catalog';
 import { resolutionFolders } from '../../register/discovery/discover';
 import { isBuiltinTarget } from '../../register/discovery/manifest';
 import { UsageError } from '../common/flags';
 import { parseSubcommand } from '../common/parse-args';
 
 /**
- * Versions to install: the 0.223 / 2.12 line that runs on Node 20 (what @opentelemetry/auto-instrumentations-node
- * 0.81.2 depends on, as installed and tested here). Exact, so what is installed is what otel-run was tested with.
+ * Versions to install, from the generated catalog: on Node < 22.15 the 0.2xx line the catalog was generated from
+ * (what @opentelemetry/auto-instrumentations-node 0.81.2 depends on, installed and tested here; exact, so what is
+ * installed is what otel-run was tested with); from Node 22.15 the 0.30x line the newest
+ * auto-instrumentations-node depends on (it requires Node >= 22.15).
  */
-export const PINS: Readonly<Record<string, string>> = {
-  amqplib: '0.70.0',
-  'aws-lambda': '0.75.0',
-  'aws-sdk': '0.78.0',
-  bunyan: '0.68.0',
-  'cassandra-driver': '0.68.0',
-  connect: '0.66.0',
-  cucumber: '0.39.0',
-  dataloader: '0.40.0',
-  dns: '0.66.0',
-  express: '0.71.1',
-  fs: '0.42.0',
-  'generic-pool': '0.66.0',
-  graphql: '0.71.0',
-  grpc: '0.223.0',
-  hapi: '0.69.0',
-  'host-metrics': '0.6.0',
-  http: '0.223.0',
-  ioredis: '0.71.0',
-  kafkajs: '0.32.0',
-  knex: '0.67.0',
-  koa: '0.71.0',
-  'lru-memoizer': '0.67.0',
-  memcached: '0.66.0',
-  mongodb: '0.76.0',
-  mongoose: '0.69.0',
-  mysql: '0.69.1',
-  mysql2: '0.69.0',
-  'nestjs-core': '0.70.0',
-  net: '0.67.0',
-  openai: '0.21.0',
-  oracledb: '0.48.0',
-  pg: '0.76.0',
-  pino: '0.69.0',
-  redis: '0.71.0',
-  restify: '0.68.0',
-  router: '0.67.0',
-  'runtime-node': '0.36.1',
-  'socket.io': '0.70.0',
-  tedious: '0.42.0',
-  undici: '0.33.0',
-  winston: '0.68.1',
-};
+export function pinsFor(nodeVersion: string = process.versions.node): Readonly<Record<string, string>> {
+  const next = compareVersions(nodeVersion, NEXT_LINE_NODE) >= 0;
+  return Object.fromEntries(CATALOG.map((e) => [e.name, next && e.next ? e.next : e.version]));
+}
+
+/** Numeric x.y.z order: enough for Node's own versions, without loading semver. */
+function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < 3; i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d) return d;
+  }
+  return 0;
+}
+
+export const PINS = pinsFor();
 
 /**
  * Libraries users depend on whose instrumentation hooks another module they pull in: the AWS SDK v3 clients
