@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as log from '../util/stderr';
 import { CATALOG, type CatalogEntry } from './catalog';
-import { fromCatalog, isBuiltinTarget, type Manifest, readField } from './manifest';
+import { fromCatalog, isBuiltinTarget, type Manifest, rangesGate, readField } from './manifest';
 
 const CACHE_FORMAT = 3;
 
@@ -436,6 +436,7 @@ export function discover(options: DiscoverOptions = {}): Discovery {
     return ok;
   };
   for (const c of candidates) {
+    if (!rangesGate(c.manifest, c.version)) continue;
     for (const [module, range] of Object.entries(c.manifest.targets)) {
       const installed = isBuiltinTarget(module) ? process.versions.node : installedVersion(module);
       if (installed === null && c.manifest.source !== 'field') continue;

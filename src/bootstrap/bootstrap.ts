@@ -7,32 +7,21 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import spawn from 'cross-spawn';
 import { OWN_ROOT } from '../../register/contract';
-import { CATALOG, type CatalogEntry, NEXT_LINE_NODE } from '../../register/discovery/catalog';
+import { CATALOG, type CatalogEntry } from '../../register/discovery/catalog';
 import { resolutionFolders } from '../../register/discovery/discover';
+import { pinOf } from '../../register/discovery/lines';
 import { isBuiltinTarget } from '../../register/discovery/manifest';
 import { UsageError } from '../common/flags';
 import { parseSubcommand } from '../common/parse-args';
 
 /**
- * Versions to install, from the generated catalog: on Node < 22.15 the 0.2xx line the catalog was generated from
- * (what @opentelemetry/auto-instrumentations-node 0.81.2 depends on, installed and tested here; exact, so what is
- * installed is what otel-run was tested with); from Node 22.15 the 0.30x line the newest
- * auto-instrumentations-node depends on (it requires Node >= 22.15).
+ * Versions to install, from the generated catalog (register/discovery/lines.ts picks the line): on Node < 22.15
+ * the 0.2xx line the catalog was generated from (what @opentelemetry/auto-instrumentations-node 0.81.2 depends
+ * on, installed and tested here; exact, so what is installed is what otel-run was tested with); from Node 22.15
+ * the 0.30x line the newest auto-instrumentations-node depends on (it requires Node >= 22.15).
  */
 export function pinsFor(nodeVersion: string = process.versions.node): Readonly<Record<string, string>> {
-  const next = compareVersions(nodeVersion, NEXT_LINE_NODE) >= 0;
-  return Object.fromEntries(CATALOG.map((e) => [e.name, next && e.next ? e.next : e.version]));
-}
-
-/** Numeric x.y.z order: enough for Node's own versions, without loading semver. */
-function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < 3; i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d) return d;
-  }
-  return 0;
+  return Object.fromEntries(CATALOG.map((e) => [e.name, pinOf(e, nodeVersion)]));
 }
 
 export const PINS = pinsFor();
