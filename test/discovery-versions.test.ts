@@ -187,3 +187,80 @@ describe('instrumentors named but not installed', { timeout: 60_000 }, () => {
     assert.equal(entry?.version, '');
   });
 });
+
+describe('the discovery cache sees a version changed in place', () => {
+  let dir: string;
+  let cacheDir: string;
+  before(() => {
+    dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'otel-run-inplace-')));
+    cacheDir = path.join(dir, 'cache');
+    writePackage(dir, { name: 'inplace', version: '1.0.0', private: true });
+    writePackage(path.join(dir, 'node_modules', 'express'), { name: 'express', version: '6.0.0' });
+    writePackage(path.join(dir, 'node_modules', '@opentelemetry', 'instrumentation-express'), {
+      name: '@opentelemetry/instrumentation-express',
+      version: CATALOG_VERSION,
+    });
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const FIXED = new Date('2020-01-01T00:00:00Z');
+  const settings = { enabledInstrumentations: undefined, disabledInstrumentations: [] };
+  function start() {
+    const d = discover({ cwd: dir, cacheDir });
+    const express = plan(d, { settings }).find((p) => p.name === 'express');
+    return { stats: d.stats, status: express?.status, reason: express?.reason ?? '' };
+  }
+
+  /**
+   * Rewrites a package.json as an in-place upgrade would, leaving every folder's time as it was, and the file's
+   * size and modification time too (tar restores the archive's time; npm's tarballs all carry the same one).
+   */
+  function rewriteInPlace(rel: string, version: string): void {
+    const nm = path.join(dir, 'node_modules');
+    const pkgDir = path.join(nm, rel);
+    const file = path.join(pkgDir, 'package.json');
+    const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string };
+    const size = fs.statSync(file).size;
+    json.version = version;
+    const text = JSON.stringify(json);
+    fs.writeFileSync(file, text);
+    if (rel === 'express')
+      assert.equal(Buffer.byteLength(text), size, 'same size: only the change time differs');
+    pinTimes([rel]);
+  }
+
+  /** Every folder of the tree, and the package.json files of `packages`, at one fixed time. */
+  function pinTimes(packages: string[]): void {
+    const nm = path.join(dir, 'node_modules');
+    for (const rel of ['', '@opentelemetry', 'express', '@opentelemetry/instrumentation-express'])
+      fs.utimesSync(path.join(nm, rel), FIXED, FIXED);
+    for (const rel of packages) fs.utimesSync(path.join(nm, rel, 'package.json'), FIXED, FIXED);
+  }
+
+  test('a target moved into the range, then out of it; an instrumentor upgraded: each seen by the next start', () => {
+    pinTimes(['express', '@opentelemetry/instrumentation-express']);
+    const cold = start();
+    assert.equal(cold.status, 'version-mismatch', cold.reason);
+    const warm = start();
+    assert.equal(warm.stats.fromCache, warm.stats.folders, 'a warm start');
+    assert.equal(warm.stats.packagesRead, 0);
+
+    rewriteInPlace('express', '4.9.0');
+    const into = start();
+    assert.equal(into.status, 'enabled', into.reason);
+    assert.match(into.reason, /express@4\.9\.0/);
+    assert.equal(into.stats.fromCache, into.stats.folders, 'still no folder rescanned');
+    assert.equal(into.stats.packagesRead, 1, 'only the changed package.json is read again');
+
+    rewriteInPlace('express', '6.0.0');
+    const out = start();
+    assert.equal(out.status, 'version-mismatch', out.reason);
+    assert.match(out.reason, /express@6\.0\.0 is outside/);
+
+    rewriteInPlace('@opentelemetry/instrumentation-express', '0.99.0');
+    const upgraded = start();
+    assert.equal(upgraded.status, 'enabled', upgraded.reason);
+    assert.match(upgraded.reason, /instrumentation-express@0\.99\.0 is not the/);
+    assert.equal(start().stats.packagesRead, 0, 'and the next start is warm again');
+  });
+});
