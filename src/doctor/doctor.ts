@@ -17,7 +17,7 @@ import {
   tracesTimeout,
 } from '../../register/settings/table';
 import { serviceNameOf } from '../../register/startup-line';
-import { analyse } from '../bootstrap/bootstrap';
+import { analyse, libraryLabel } from '../bootstrap/bootstrap';
 import { addSettingOptions, flagsToEnv, UsageError, VIEW_OFF, viewExporters } from '../common/flags';
 import { parseSubcommand } from '../common/parse-args';
 import {
@@ -203,7 +203,7 @@ function instrumentorSection(entries: ListEntry[], root: string): Section {
     if (missing.length) {
       items.push({
         level: 'warn',
-        text: `no instrumentation installed for ${missing.map((l) => l.library).join(', ')}: only their HTTP traffic is traced`,
+        text: `no instrumentation installed for ${missing.map((l) => libraryLabel(l)).join(', ')}: only their HTTP traffic is traced`,
         hint: 'otel-run bootstrap --install',
       });
     }
