@@ -316,10 +316,15 @@ export function analyse(cwd: string): BootstrapReport {
   for (const { entry, libs } of groups.values()) {
     // One row per direct library the instrumentation supports; a transitive one only when no direct one
     // brings it (pg-pool comes with pg: pg's row says it); the unsupported ones when none is supported.
+    // The redis row stands for @redis/client, which it brings (checked above).
     const usable = libs.filter((l) => l.ok !== false);
     const pool = usable.length ? usable : libs;
-    const directRows = pool.filter((l) => l.f.via === null);
-    const rows = directRows.length ? directRows : pool.slice(0, 1);
+    // A library the instrumentation hooks says more than the alias that brought it (express via
+    // @nestjs/platform-express, not the adapter itself).
+    const hooked = pool.filter((l) => entry.targets[l.f.library] !== undefined);
+    const pick = hooked.length ? hooked : pool;
+    const directRows = pick.filter((l) => l.f.via === null);
+    const rows = directRows.length ? directRows : pick.slice(0, 1);
     for (const { f, supported, ok } of rows) {
       const report: LibraryReport = {
         library: f.library,
