@@ -186,6 +186,32 @@ describe('instrumentors named but not installed', { timeout: 60_000 }, () => {
     assert.equal(entry?.status, 'not-installed', l.stdout);
     assert.equal(entry?.version, '');
   });
+
+  test('a config file: its enable list and the names it gives options to', async () => {
+    const rc = path.join(dir, '.otel-runrc.json');
+    fs.writeFileSync(
+      rc,
+      JSON.stringify({ enable: ['http', 'nosuch3'], instrumentations: { nosuch2: { a: 1 } } }),
+    );
+    try {
+      const r = await run(process.execPath, [BIN, process.execPath, '-e', 'console.log("ok")'], {
+        cwd: dir,
+        env: hermeticEnv({
+          OTEL_TRACES_EXPORTER: 'none',
+          OTEL_METRICS_EXPORTER: 'none',
+          OTEL_LOGS_EXPORTER: 'none',
+        }),
+      });
+      assert.equal(r.code, 0, describeResult(r));
+      const lines = r.stderr.split('\n').filter((l) => l.startsWith('otel-run: '));
+      assert.deepEqual(lines, [
+        'otel-run: instrumentor nosuch3: named in the enabled list, but no installed package provides an instrumentor of that name, and no contrib instrumentation has it — not traced',
+        'otel-run: instrumentor nosuch2: given options in the configuration, but no installed package provides an instrumentor of that name, and no contrib instrumentation has it — not traced',
+      ]);
+    } finally {
+      fs.rmSync(rc);
+    }
+  });
 });
 
 describe('the discovery cache sees a version changed in place', () => {

@@ -174,6 +174,8 @@ function instrumentorSection(entries: ListEntry[], root: string): Section {
         level: 'problem',
         text: `${e.name} (${e.package}@${e.version}): ${e.status} — ${e.reason}`,
       });
+    else if (e.status === 'not-installed')
+      items.push({ level: 'warn', text: `${e.name}: ${e.reason} — not traced` });
     else if (e.status === 'version-mismatch')
       items.push({
         level: 'warn',
