@@ -28,3 +28,13 @@ test('register/discovery/catalog.ts is what scripts/gen-catalog.js makes of the 
   // Every row records the version it was generated from: the one the ranges are gated on.
   for (const row of CATALOG) assert.match(row.version, /^\d+\.\d+\.\d+/, row.name);
 });
+
+test('bootstrap installs the line that runs on the Node in use: 0.2xx below 22.15, 0.30x from it', () => {
+  const { pinsFor } = require('../src/bootstrap/bootstrap') as typeof import('../src/bootstrap/bootstrap');
+  const express = CATALOG.find((e) => e.name === 'express');
+  assert.ok(express?.next, 'the express row has a 0.30x range');
+  assert.equal(pinsFor('20.20.2').express, express.version);
+  assert.equal(pinsFor('22.14.0').express, express.version);
+  assert.equal(pinsFor('22.15.0').express, express.next);
+  assert.equal(pinsFor('24.1.0').express, express.next);
+});

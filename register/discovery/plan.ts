@@ -69,8 +69,9 @@ export interface PlanOptions {
 function notInstalled(discovery: Discovery, options: PlanOptions): Planned[] {
   const present = new Set(discovery.candidates.map((c) => c.manifest.name));
   const asked = new Map<string, string>();
+  // `none` is how users write an allowlist that enables nothing: not a name to look for.
   for (const name of options.settings.enabledInstrumentations ?? [])
-    if (!asked.has(name)) asked.set(name, 'named in the enabled list');
+    if (!asked.has(name) && name !== 'none') asked.set(name, 'named in the enabled list');
   for (const name of options.configured ?? [])
     if (!asked.has(name)) asked.set(name, 'given options in the configuration');
   const out: Planned[] = [];
