@@ -179,3 +179,49 @@ describe('bootstrap on an npm-installed express 5 app', { timeout: 300_000 }, ()
     assert.deepEqual(ours, reference);
   });
 });
+
+describe('bootstrap on npm-installed fastify and Nest apps', { timeout: 300_000 }, () => {
+  let app: string;
+  before(() => {
+    app = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'otel-run-fastify-nest-')));
+    fs.writeFileSync(
+      path.join(app, 'package.json'),
+      JSON.stringify({ name: 'fastify-nest-app', version: '1.0.0', private: true }),
+    );
+    npm(app, [
+      'install',
+      'fastify@5',
+      '@nestjs/core@11',
+      '@nestjs/common@11',
+      '@nestjs/platform-express@11',
+      'reflect-metadata',
+      'rxjs',
+    ]);
+  });
+  after(() => fs.rmSync(app, { recursive: true, force: true }));
+
+  test('pino through fastify; express and router through the Nest express adapter', async () => {
+    const r = await run(process.execPath, [BIN, 'bootstrap', '--json'], { cwd: app, env: hermeticEnv() });
+    assert.equal(r.code, 0, describeResult(r));
+    const report = JSON.parse(r.stdout) as BootstrapReport;
+    const via = (name: string) => {
+      const l = report.libraries.find((x) => x.library === name);
+      assert.ok(l, `${name} reported: ${JSON.stringify(report.libraries.map((x) => x.library))}`);
+      assert.equal(l.status, 'missing', JSON.stringify(l));
+      return l.via?.replace(/@[^@]*$/, '') ?? null;
+    };
+    assert.equal(via('pino'), 'fastify');
+    assert.equal(via('@nestjs/core'), null);
+    assert.equal(via('express'), '@nestjs/platform-express');
+    assert.equal(via('router'), '@nestjs/platform-express');
+    assert.deepEqual(
+      report.install.map((p) => p.replace(/@[^@]*$/, '')),
+      [
+        '@opentelemetry/instrumentation-express',
+        '@opentelemetry/instrumentation-nestjs-core',
+        '@opentelemetry/instrumentation-pino',
+        '@opentelemetry/instrumentation-router',
+      ],
+    );
+  });
+});
