@@ -491,7 +491,10 @@ export function discover(options: DiscoverOptions = {}): Discovery {
   const decided = new Map<string, Set<string>>();
   const mark = (folder: string, name: string) => {
     let names = decided.get(folder);
-    if (!names) decided.set(folder, (names = new Set()));
+    if (!names) {
+      names = new Set();
+      decided.set(folder, names);
+    }
     names.add(name);
   };
   for (const c of candidates) mark(c.nodeModules, c.package);

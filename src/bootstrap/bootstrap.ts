@@ -282,7 +282,10 @@ export function analyse(cwd: string): BootstrapReport {
     const entry = byTarget.get(library) ?? (alias ? byName.get(alias.instrumentation) : undefined);
     if (!entry) continue;
     let group = groups.get(entry.name);
-    if (!group) groups.set(entry.name, (group = { entry, libs: [] }));
+    if (!group) {
+      group = { entry, libs: [] };
+      groups.set(entry.name, group);
+    }
     // Several aws clients map to one instrumentation: counted once.
     if (alias && !entry.targets[library] && group.libs.some((l) => !l.f.via && !entry.targets[l.f.library]))
       continue;

@@ -96,7 +96,10 @@ export function installedTree(root: string, manifest: PackageJson): Tree | undef
   const folderCache = new Map<string, string[]>();
   const foldersOf = (dir: string) => {
     let f = folderCache.get(dir);
-    if (!f) folderCache.set(dir, (f = resolutionFolders(dir)));
+    if (!f) {
+      f = resolutionFolders(dir);
+      folderCache.set(dir, f);
+    }
     return f;
   };
   const packages = walk<string>(
