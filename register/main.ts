@@ -2,8 +2,8 @@
 // the settings, finds instrumentors (cached) and sets one require hook; the SDK and each instrumentor load
 // the first time their library is required. Nothing here may throw into the app.
 import * as path from 'node:path';
-import { readConfig, reportConfigProblems } from './config/read';
-import { OWN_ROOT, PACKAGE_MANAGERS, VERSION } from './contract';
+import { parseInstrumentationsEnv, readConfig, reportConfigProblems } from './config/read';
+import { ENV_INSTRUMENTATION_CONFIG, OWN_ROOT, PACKAGE_MANAGERS, VERSION } from './contract';
 import { discover } from './discovery/discover';
 import { type Planned, plan } from './discovery/plan';
 import { setUpEsm } from './hooks/esm';
@@ -235,9 +235,14 @@ export function start(): void {
   log.debug(
     `instrumentor discovery: ${folders} folder(s), ${fromCache} from the cache, ${packagesRead} package.json read`,
   );
-  const planned = plan(discovery, { settings, metricsEnabled: metricsOn(settings) });
+  const configured = Object.keys(
+    parseInstrumentationsEnv(config.env[ENV_INSTRUMENTATION_CONFIG], () => {}) ?? {},
+  );
+  const planned = plan(discovery, { settings, metricsEnabled: metricsOn(settings), configured });
   for (const p of planned) {
-    if (p.status === 'invalid') {
+    if (p.status === 'not-installed') {
+      log.warn(`instrumentor ${p.name}: ${p.reason} — not traced`);
+    } else if (p.status === 'invalid') {
       const message = `instrumentor ${p.name} in ${p.candidate.dir}: ${p.reason} — skipped`;
       if (settings.strict) throw new Error(message);
       log.warn(message);

@@ -4,15 +4,19 @@
 // packages by renaming entries in these folders, which updates them. A warm start is then a few stat calls.
 // The one case that changes a package without touching its folder's entries is a linked package (a
 // workspace, `npm link`, `file:`): a symlink to a folder outside any node_modules, edited in place. Those
-// are re-validated by their package.json's modification time.
+// are re-validated by their package.json's modification time. And a package manager (or a tarball extracted
+// over a folder) may rewrite a package's files in place, which changes no folder's entries: so the
+// package.json of every package that decides the answer (each instrumentor, each target found) is stamped
+// (inode, size, modification and change times) and re-read when its stamp differs. Tens of stats, not one
+// per package.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as log from '../util/stderr';
 import { CATALOG, type CatalogEntry } from './catalog';
-import { fromCatalog, isBuiltinTarget, type Manifest, readField } from './manifest';
+import { fromCatalog, isBuiltinTarget, type Manifest, rangesGate, readField } from './manifest';
 
-const CACHE_FORMAT = 3;
+const CACHE_FORMAT = 4;
 
 interface PackageInfo {
   version: string;
@@ -27,6 +31,8 @@ interface FolderScan {
   linked: Record<string, number>;
   packages: Record<string, PackageInfo>;
   problems: string[];
+  /** package.json stamp of each package that decided the last answer (instrumentors and targets found). */
+  stamps?: Record<string, string>;
 }
 
 interface CacheFile {
@@ -231,6 +237,34 @@ function isFresh(scan: FolderScan | undefined, folder: string, mtimeMs: number):
   return true;
 }
 
+/**
+ * What changes when a file's content does, whatever wrote it: the change time cannot be set back (utimes and
+ * tar's preserved modification times update it), the inode changes when a file is replaced by a rename.
+ */
+function stampOf(file: string): string {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  return st ? `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : '-';
+}
+
+/** Re-reads the stamped packages whose package.json changed in place; true when one did. */
+function refreshStamped(folder: string, scan: FolderScan): number {
+  let reread = 0;
+  for (const [name, stamp] of Object.entries(scan.stamps ?? {})) {
+    const dir = path.join(folder, name);
+    const now = stampOf(path.join(dir, 'package.json'));
+    if (now === stamp) continue;
+    delete scan.packages[name];
+    let isLink = false;
+    try {
+      isLink = fs.lstatSync(dir).isSymbolicLink();
+    } catch {}
+    readPackage(dir, name, scan, isLink);
+    (scan.stamps as Record<string, string>)[name] = now;
+    reread++;
+  }
+  return reread;
+}
+
 function hashOf(text: string): string {
   // FNV-1a: enough to keep caches of different folder sets apart, without loading node:crypto.
   let h = 0x811c9dc5;
@@ -349,6 +383,11 @@ export function discover(options: DiscoverOptions = {}): Discovery {
     let scan = cache.folders[folder];
     if (isFresh(scan, folder, mtimeMs)) {
       stats.fromCache++;
+      const reread = refreshStamped(folder, scan);
+      if (reread) {
+        stats.packagesRead += reread;
+        dirty = true;
+      }
     } else {
       scan = scanFolder(folder, mtimeMs);
       stats.packagesRead += Object.keys(scan.packages).length;
@@ -436,14 +475,42 @@ export function discover(options: DiscoverOptions = {}): Discovery {
     return ok;
   };
   for (const c of candidates) {
+    const gate = rangesGate(c.manifest, c.version);
     for (const [module, range] of Object.entries(c.manifest.targets)) {
       const installed = isBuiltinTarget(module) ? process.versions.node : installedVersion(module);
-      if (installed === null && c.manifest.source !== 'field') continue;
+      if (!gate || (installed === null && c.manifest.source !== 'field')) continue;
       try {
         satisfies(installed ?? '0.0.0', range);
       } catch {
         // Remembered as invalid; plan() reports it.
       }
+    }
+  }
+
+  // Stamp what decided this answer: each instrumentor's package.json and each target's that was found.
+  const decided = new Map<string, Set<string>>();
+  const mark = (folder: string, name: string) => {
+    let names = decided.get(folder);
+    if (!names) {
+      names = new Set();
+      decided.set(folder, names);
+    }
+    names.add(name);
+  };
+  for (const c of candidates) mark(c.nodeModules, c.package);
+  for (const target of versions.keys()) {
+    const folder = appFolders.find((f) => scanOf(f)?.packages[target]);
+    if (folder) mark(folder, target);
+  }
+  for (const [folder, scan] of scans) {
+    const names = decided.get(folder) ?? new Set<string>();
+    const old = scan.stamps ?? {};
+    const stamps: Record<string, string> = {};
+    for (const name of [...names].sort())
+      stamps[name] = old[name] ?? stampOf(path.join(folder, name, 'package.json'));
+    if (JSON.stringify(stamps) !== JSON.stringify(old)) {
+      scan.stamps = stamps;
+      dirty = true;
     }
   }
 

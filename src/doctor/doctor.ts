@@ -12,7 +12,7 @@ import { otlpTarget } from '../../register/export/target';
 import { appPackage, resolveServiceName } from '../../register/sdk/service-name';
 import { type Settings, SPECS } from '../../register/settings/table';
 import { findPackageRoot, readPackageJson } from '../../register/util/package-json';
-import { analyse } from '../bootstrap/bootstrap';
+import { analyse, libraryLabel } from '../bootstrap/bootstrap';
 import { addSettingOptions, flagsToEnv, UsageError, VIEW_OFF, viewExporters } from '../common/flags';
 import { parseSubcommand } from '../common/parse-args';
 import {
@@ -157,6 +157,8 @@ function instrumentorSection(entries: ListEntry[], root: string): Section {
         level: 'problem',
         text: `${e.name} (${e.package}@${e.version}): ${e.status} — ${e.reason}`,
       });
+    else if (e.status === 'not-installed')
+      items.push({ level: 'warn', text: `${e.name}: ${e.reason} — not traced` });
     else if (e.status === 'version-mismatch')
       items.push({
         level: 'warn',
@@ -186,7 +188,7 @@ function instrumentorSection(entries: ListEntry[], root: string): Section {
     if (missing.length) {
       items.push({
         level: 'warn',
-        text: `no instrumentation installed for ${missing.map((l) => l.library).join(', ')}: only their HTTP traffic is traced`,
+        text: `no instrumentation installed for ${missing.map((l) => libraryLabel(l)).join(', ')}: only their HTTP traffic is traced`,
         hint: 'otel-run bootstrap --install',
       });
     }

@@ -1,7 +1,8 @@
 // `otel-run list`: every instrumentor discovery finds from here, and whether it will run, with the reason.
 // The same discovery and plan as the preload, so the answer is what a run would do.
 import { Command } from 'commander';
-import { OWN_ROOT } from '../../register/contract';
+import { parseInstrumentationsEnv } from '../../register/config/read';
+import { ENV_INSTRUMENTATION_CONFIG, OWN_ROOT } from '../../register/contract';
 import { discover } from '../../register/discovery/discover';
 import { type Planned, plan } from '../../register/discovery/plan';
 import type { ListEntry } from '../../register/discovery/protocol';
@@ -31,7 +32,9 @@ function checkLoads(planned: Planned[]): void {
 export function listInstrumentors(cwd: string, env: NodeJS.ProcessEnv): ListEntry[] {
   const settings = readSettings(env);
   const discovery = discover({ cwd, nodePath: env.NODE_PATH, ownRoot: OWN_ROOT });
-  const planned = plan(discovery, { settings, env, metricsEnabled: metricsOn(settings) });
+  // Names with options in the configuration (the CLI hands a config file's down in this variable).
+  const configured = Object.keys(parseInstrumentationsEnv(env[ENV_INSTRUMENTATION_CONFIG], () => {}) ?? {});
+  const planned = plan(discovery, { settings, env, metricsEnabled: metricsOn(settings), configured });
   checkLoads(planned);
   return planned.map((p) => ({
     name: p.name,
@@ -61,13 +64,14 @@ function table(entries: ListEntry[]): string {
     disabled: 5,
     'disabled-by-default': 6,
     'target-not-installed': 7,
+    'not-installed': 8,
   };
   const rows = [...entries]
     .sort((a, b) => (order[a.status] ?? 9) - (order[b.status] ?? 9) || a.name.localeCompare(b.name))
     .map((e) => [
       e.name,
       e.status,
-      `${e.package}@${e.version}`,
+      e.status === 'not-installed' ? e.package || '-' : `${e.package}@${e.version}`,
       e.targets.map((t) => `${t.module}${t.installed ? `@${t.installed}` : ' (missing)'}`).join(', ') || '-',
       e.reason,
     ]);
