@@ -202,6 +202,28 @@ describe('each file format is found and read, by the CLI (cosmiconfig) and by th
     assert.deepEqual(checked.instrumentations.express, { ignoreLayersType: ['router'] });
   });
 
+  test("a value means what the same text means in its variable: the row's own parser decides", () => {
+    const checked = checkConfig({
+      $schema: './node_modules/otel-run/schema/otel-run.schema.json',
+      tracesExporter: 'OTLP, console',
+      logLevel: 'DEBUG',
+      resourceAttributes: 'team',
+      exporterOtlpTimeout: 0,
+      propagators: ['b3', 'zipkin'],
+      enable: ['http,express'],
+    });
+    assert.deepEqual(checked.env, { OTEL_TRACES_EXPORTER: 'OTLP, console', OTEL_LOG_LEVEL: 'DEBUG' });
+    assert.deepEqual(
+      checked.problems.map((p) => p.message),
+      [
+        'resourceAttributes must be an object of key: value (or one "key=value,key2=value2" string), not "team"',
+        'exporterOtlpTimeout must be a whole number from 1 to 2147483647, not 0',
+        'propagators must be a list of tracecontext, baggage, b3, b3multi, jaeger, none (an array, or one comma-separated string), not ["b3","zipkin"]',
+        'enable must be a list of names (an array, or one comma-separated string), not ["http,express"]',
+      ],
+    );
+  });
+
   test('the README example is complete and valid', () => {
     const file = path.join(REPO_ROOT, 'examples', 'config', '.otel-runrc.yaml');
     const text = fs.readFileSync(file, 'utf8');
@@ -214,12 +236,53 @@ describe('each file format is found and read, by the CLI (cosmiconfig) and by th
       'README shows examples/config',
     );
   });
+});
 
-  test('schema/otel-run.schema.json, schema/validate.cjs and the README flag table are up to date', () => {
-    const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'gen-schema.js'), '--check'], {
-      encoding: 'utf8',
-    });
+describe('generated files: written by `npm run gen` only, checked by the build and the tests', () => {
+  const GEN = path.join(REPO_ROOT, 'scripts', 'gen.js');
+  const GENERATED = ['schema/otel-run.schema.json', 'docs/configuration.md'];
+  const check = (root?: string) =>
+    spawnSync(process.execPath, [GEN, '--check', ...(root ? ['--root', root] : [])], { encoding: 'utf8' });
+
+  test('the JSON Schema and the settings reference in docs/configuration.md match the settings table', () => {
+    const r = check();
     assert.equal(r.status, 0, r.stderr);
+  });
+
+  for (const [file, edit] of [
+    ['schema/otel-run.schema.json', (t: string) => t.replace('"serviceName": {', '"serviceNam": {')],
+    ['docs/configuration.md', (t: string) => t.replace('| `OTEL_SERVICE_NAME` |', '| `OTEL_SERVICENAME` |')],
+  ] as const) {
+    test(`a hand-edited ${file} fails the check, which writes nothing`, () => {
+      const copy = project(
+        Object.fromEntries(GENERATED.map((f) => [f, fs.readFileSync(path.join(REPO_ROOT, f), 'utf8')])),
+      );
+      assert.equal(check(copy).status, 0, 'an unedited copy passes');
+      const at = path.join(copy, file);
+      const edited = edit(fs.readFileSync(at, 'utf8'));
+      assert.notEqual(edited, fs.readFileSync(at, 'utf8'), 'the edit changed the file');
+      fs.writeFileSync(at, edited);
+      const r = check(copy);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^otel-run: generated file out of date: ${file} \\(`));
+      assert.match(r.stderr, /\n {2}hint: .*run npm run gen/);
+      assert.equal(fs.readFileSync(at, 'utf8'), edited, 'the check left the file as it was');
+    });
+  }
+
+  test('only `npm run gen` writes them: every other script that runs the generator only checks', () => {
+    const { scripts } = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    const runs = Object.entries(scripts).filter(([, command]) => command.includes('scripts/gen.js'));
+    assert.deepEqual(
+      runs.filter(([name, command]) => name !== 'gen' && !command.includes('scripts/gen.js --check')),
+      [],
+    );
+    assert.ok(
+      runs.some(([name]) => name === 'build'),
+      'the build checks them',
+    );
   });
 });
 

@@ -1,10 +1,9 @@
 // Reads one config file, synchronously: the preload's loader, and the CLI's loaders for the data formats (so
 // both report a syntax error the same way, with its line). JSON is JSON.parse; YAML (and the extensionless
-// .otel-runrc, which may be either) is js-yaml, the parser cosmiconfig itself uses; .js/.cjs/.mjs are
-// required. Loaded only once a config file was found.
+// .otel-runrc, which may be either) is js-yaml; .js/.cjs/.mjs are required. Loaded only once a config file
+// was found.
 
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MODULE_NAME } from './search';
@@ -73,9 +72,8 @@ interface YamlError extends Error {
 let yaml: { load(text: string, opts?: { filename?: string }): unknown } | undefined;
 
 export function parseYaml(file: string, text: string): unknown {
-  // js-yaml comes with cosmiconfig (a dependency of ours): resolve it through cosmiconfig, wherever the
-  // package manager put it.
-  yaml ??= createRequire(require.resolve('cosmiconfig'))('js-yaml') as NonNullable<typeof yaml>;
+  // js-yaml ships no types of its own: this is the one function used.
+  yaml ??= require('js-yaml') as NonNullable<typeof yaml>;
   try {
     return yaml.load(text, { filename: file });
   } catch (err) {

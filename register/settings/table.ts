@@ -342,7 +342,7 @@ export interface Problem {
 
 // Values longer than this are almost surely a mistake (a file pasted into a variable); they are refused
 // rather than carried into every span or request.
-const MAX_VALUE_LENGTH = 64 * 1024;
+export const MAX_VALUE_LENGTH = 64 * 1024;
 
 function describeDefault(spec: RowInfo): string {
   const value = DEFAULTS[spec.key];
