@@ -3,7 +3,7 @@
 // row's own parser reads it, so a file and a variable can never disagree). Every problem is described from the
 // table, with the closest known key for an unknown one; what is valid becomes the variables a flag would set.
 import { DECLARATIVE_OPTIONS, hasFunctions, toPatterns } from '../settings/instrumentation-options';
-import { MAX_VALUE_LENGTH, parseKeyValueList, type SettingSpec, SPECS } from '../settings/table';
+import { MAX_VALUE_LENGTH, type SettingSpec, SPECS } from '../settings/table';
 import { acceptsNumber, describeExpected, fileKey, fileSpecs, INSTRUMENTATIONS_KEY } from './file-keys';
 
 /** One problem in a config file; what it concerns is left out of the result. */
@@ -239,44 +239,5 @@ export function checkConfig(
   }
   // In file order, as an editor shows them.
   out.problems.sort((a, b) => (a.line ?? Number.MAX_VALUE) - (b.line ?? Number.MAX_VALUE));
-  return out;
-}
-
-/**
- * The variables of the settings table from several sources, lowest precedence first: each variable comes
- * from the highest source that has it, except the resource attributes, which merge per key (DECISIONS).
- */
-export function layerEnv(
-  layers: ReadonlyArray<Readonly<Record<string, string | undefined>>>,
-): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const spec of SPECS) {
-    const values = layers.map((l) => l[spec.env]).filter((v): v is string => v !== undefined);
-    if (values.length === 0) continue;
-    if (spec.key === 'resourceAttributes' && values.length > 1) {
-      const merged: Record<string, string> = {};
-      for (const v of values)
-        Object.assign(
-          merged,
-          parseKeyValueList(v, () => {}),
-        );
-      out[spec.env] = Object.entries(merged)
-        .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
-        .join(',');
-    } else {
-      out[spec.env] = values[values.length - 1]!;
-    }
-  }
-  return out;
-}
-
-/** Per-instrumentor options from several sources, lowest first: merged per instrumentor, key by key. */
-export function layerInstrumentations(layers: ReadonlyArray<Instrumentations | undefined>): Instrumentations {
-  const out: Instrumentations = {};
-  for (const layer of layers) {
-    for (const [name, options] of Object.entries(layer ?? {})) {
-      if (isPlainObject(options)) out[name] = { ...out[name], ...options };
-    }
-  }
   return out;
 }

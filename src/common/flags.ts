@@ -57,14 +57,9 @@ export function viewExporters(flag: unknown): string {
   return [...named, 'pretty'].join(',');
 }
 
-/** Exporters --view turns off unless a flag, the environment or the config file sets them. */
-export const VIEW_OFF = ['OTEL_METRICS_EXPORTER', 'OTEL_LOGS_EXPORTER'] as const;
-
 /**
- * `--view` is for seeing traces with no backend: metrics and logs would otherwise go to a collector that is
- * not there, costing a warning and the flush timeout at every exit.
+ * Exporters --view turns off unless a flag, the environment or the config file sets them: --view is for seeing
+ * traces with no backend, and metrics and logs would otherwise go to a collector that is not there, costing a
+ * warning and the flush timeout at every exit.
  */
-export function applyView(env: Record<string, string | undefined>, tracesFlag: unknown): void {
-  env.OTEL_TRACES_EXPORTER = viewExporters(tracesFlag);
-  for (const name of VIEW_OFF) env[name] ??= 'none';
-}
+export const VIEW_OFF = ['OTEL_METRICS_EXPORTER', 'OTEL_LOGS_EXPORTER'] as const;

@@ -18,15 +18,10 @@ import {
 } from '../../register/settings/table';
 import { serviceNameOf } from '../../register/startup-line';
 import { analyse } from '../bootstrap/bootstrap';
-import { addSettingOptions, flagsToEnv, UsageError, VIEW_OFF, viewExporters } from '../common/flags';
+import { type Resolved, resolveConfig } from '../common/config';
+import { addSettingOptions, flagsToEnv, UsageError } from '../common/flags';
 import { parseSubcommand } from '../common/parse-args';
-import {
-  displayValue,
-  type Origin,
-  type Resolved,
-  resolveSettings,
-  withViewDefaults,
-} from '../common/sources';
+import { displayValue, type Origin } from '../common/sources';
 import { type ListEntry, listInstrumentors } from '../list/list';
 import { type AppManifest, checkApiCopies, checkBundle, checkOwnSetup, type Finding } from './checks';
 import { type ProbeTarget, probe } from './endpoint-probe';
@@ -125,12 +120,8 @@ function configSection(
   const rows: [string, string, string][] = [['service name', service, serviceSource]];
   rows.push([
     'config file',
-    resolved.configFile ?? (fileProblems.length ? '(not used: it has problems)' : '(none)'),
-    resolved.configFile
-      ? 'found'
-      : fileProblems.length
-        ? 'see below'
-        : 'flags, environment and defaults only',
+    resolved.configFile ?? (resolved.fileError ? '(not used: it has problems)' : '(none)'),
+    resolved.configFile ? 'found' : resolved.fileError ? 'see below' : 'flags, environment and defaults only',
   ]);
   for (const spec of SPECS) {
     const origin = o[spec.env];
@@ -264,27 +255,37 @@ export async function diagnose(options: {
   flags: Record<string, string>;
   entry?: string;
   timeoutMs: number;
+  verbose?: boolean;
   view?: boolean;
 }): Promise<DoctorReport> {
   const root = nearestRoot(options.cwd);
   const manifest = readManifest(root);
   const entry = options.entry ? path.resolve(options.cwd, options.entry) : defaultEntry(root, manifest);
-  let resolved: Resolved;
+  // The same pipeline as a run; a file with problems is left out, and its problems listed.
+  const resolved = await resolveConfig(
+    {
+      cwd: options.cwd,
+      env: options.env,
+      flags: options.flags,
+      verbose: options.verbose,
+      view: options.view,
+    },
+    true,
+  );
   const fileProblems: Finding[] = [];
-  try {
-    resolved = resolveSettings(options.flags, options.env, options.cwd);
-  } catch (err) {
-    const { ConfigError } = require('../common/config') as typeof import('../common/config');
-    if (!(err instanceof ConfigError)) throw err;
-    for (const p of err.problems)
-      fileProblems.push({
-        level: 'problem',
-        text: `${p.message} (${err.file}${p.line === undefined ? '' : `:${p.line}`})`,
-        hint: p.hint,
-      });
-    resolved = resolveSettings(options.flags, options.env, options.cwd, null);
-  }
-  if (options.view) resolved = withViewDefaults(resolved, VIEW_OFF);
+  const err = resolved.fileError;
+  for (const p of err?.problems ?? [])
+    fileProblems.push({
+      level: 'problem',
+      text: `${p.message} (${err?.file}${p.line === undefined ? '' : `:${p.line}`})`,
+      hint: p.hint,
+    });
+  for (const m of resolved.nearMisses)
+    fileProblems.push({
+      level: 'warn',
+      text: `not a config file name otel-run reads, so it is ignored (${m.file})`,
+      hint: `rename it to ${m.rename}`,
+    });
   const env = { ...options.env, ...resolved.vars };
   const sections: Section[] = [
     nodeSection(manifest, entry),
@@ -363,8 +364,6 @@ export async function run(argv: string[]): Promise<number> {
     );
   }
   const flags = flagsToEnv(opts);
-  if (opts.verbose && flags.OTEL_LOG_LEVEL === undefined) flags.OTEL_LOG_LEVEL = 'info';
-  if (opts.view) flags.OTEL_TRACES_EXPORTER = viewExporters(opts.tracesExporter);
   const cwd = process.cwd();
   const report = await diagnose({
     cwd,
@@ -372,6 +371,7 @@ export async function run(argv: string[]): Promise<number> {
     flags,
     entry: program.args[0],
     timeoutMs,
+    verbose: !!opts.verbose,
     view: !!opts.view,
   });
   const colour = !!process.stdout.isTTY && !process.env.NO_COLOR && (process.env.FORCE_COLOR ?? '1') !== '0';
