@@ -4,6 +4,7 @@
 import { DECLARATIVE_OPTIONS } from '../settings/instrumentation-options';
 import { DEFAULTS, type SettingSpec, SPECS } from '../settings/table';
 import { acceptsNumber, fileKey, fileSpecs, flagName, INSTRUMENTATIONS_KEY } from './file-keys';
+import { describePlaces } from './search';
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -103,8 +104,7 @@ export function buildSchema(specs: readonly SettingSpec[] = SPECS): Record<strin
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     title: 'otel-run configuration',
-    description:
-      'A .otel-runrc(.json|.yaml|.yml|.js|.cjs|.mjs), otel-run.config.(js|cjs|mjs) or the "otel-run" key of package.json. Precedence: command-line flag > OTEL_* environment variable > this file > defaults.',
+    description: `The settings of otel-run, in ${describePlaces()}. Precedence: command-line flag > OTEL_* environment variable > this file > defaults.`,
     type: 'object',
     properties,
     additionalProperties: false,

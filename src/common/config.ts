@@ -3,7 +3,7 @@
 // table (register/config/validate.ts), and layered with the flags, the environment and the --verbose/--view
 // defaults by the one precedence (register/config/resolve.ts). A child gets the result as its environment, with
 // OTEL_RUN_RESOLVED set so no process of the tree reads the file again.
-import { ConfigFileError, type LoadedConfig, loadFirstAsync, locateLine } from '../../register/config/load';
+import type { LoadedConfig } from '../../register/config/load';
 import {
   layerInstrumentations,
   type Origin,
@@ -11,12 +11,7 @@ import {
   resolveLayers,
 } from '../../register/config/resolve';
 import { type NearMiss, type Search, searchConfig } from '../../register/config/search';
-import {
-  type CheckedConfig,
-  type ConfigProblem,
-  checkConfig,
-  type Instrumentations,
-} from '../../register/config/validate';
+import type { CheckedConfig, ConfigProblem, Instrumentations } from '../../register/config/validate';
 import { ENV_CONFIG_MODULE, ENV_INSTRUMENTATION_CONFIG, ENV_RESOLVED } from '../../register/contract';
 import { type Problem, readSettings, type Settings } from '../../register/settings/table';
 import { VIEW_OFF, viewExporters } from './flags';
@@ -73,6 +68,11 @@ export interface Resolved {
 
 /** Reads and checks the file that applies; throws ConfigError listing every problem. */
 async function readFile(search: Search): Promise<(CheckedConfig & { file: string }) | undefined> {
+  // Required only once a file was found: with none, the CLI loads neither.
+  const { ConfigFileError, loadFirstAsync, locateLine } =
+    require('../../register/config/load') as typeof import('../../register/config/load');
+  const { checkConfig } =
+    require('../../register/config/validate') as typeof import('../../register/config/validate');
   let loaded: LoadedConfig | undefined;
   try {
     loaded = await loadFirstAsync(search);
