@@ -29,7 +29,11 @@ export const SEARCH_PLACES: readonly string[] = [
 
 /** The places in a sentence, for hints and the schema's description. */
 export function describePlaces(): string {
-  return `.${MODULE_NAME}rc(.json|.yaml|.yml|.js|.cjs|.mjs), ${MODULE_NAME}.config.(js|cjs|mjs) or an "${MODULE_NAME}" key in package.json`;
+  const extensions = (stem: string) =>
+    SEARCH_PLACES.filter((p) => p.startsWith(`${stem}.`)).map((p) => p.slice(stem.length));
+  const rc = `.${MODULE_NAME}rc`;
+  const config = `${MODULE_NAME}.config`;
+  return `${rc}(${extensions(rc).join('|')}), ${config}(${extensions(config).join('|')}) or an "${MODULE_NAME}" key in package.json`;
 }
 
 /** A file named like a config file that otel-run does not read, and the name to give it. */
