@@ -129,13 +129,19 @@ export async function resolveConfig(input: CliConfigInput, keepGoing = false): P
   };
 }
 
-/** What the CLI says about files it does not read, on stderr before it goes on. */
+/** What the CLI says about a file it does not read (doctor lists the same as a warning). */
+export function describeNearMiss(miss: NearMiss): { text: string; hint: string } {
+  return {
+    text: `not a config file name otel-run reads, so it is ignored (${miss.file})`,
+    hint: `rename it to ${miss.rename}`,
+  };
+}
+
+/** The near misses, on stderr before the command goes on. */
 export function nearMissReport(resolved: Pick<Resolved, 'nearMisses'>): string {
   return resolved.nearMisses
-    .map(
-      (m) =>
-        `otel-run: not a config file name otel-run reads, so it is ignored (${m.file})\n  hint: rename it to ${m.rename}\n`,
-    )
+    .map(describeNearMiss)
+    .map(({ text, hint }) => `otel-run: ${text}\n  hint: ${hint}\n`)
     .join('');
 }
 

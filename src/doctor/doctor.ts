@@ -18,7 +18,7 @@ import {
 } from '../../register/settings/table';
 import { serviceNameOf } from '../../register/startup-line';
 import { analyse } from '../bootstrap/bootstrap';
-import { type Resolved, resolveConfig } from '../common/config';
+import { describeNearMiss, type Resolved, resolveConfig } from '../common/config';
 import { addSettingOptions, flagsToEnv, UsageError } from '../common/flags';
 import { parseSubcommand } from '../common/parse-args';
 import { displayValue, type Origin } from '../common/sources';
@@ -280,12 +280,7 @@ export async function diagnose(options: {
       text: `${p.message} (${err?.file}${p.line === undefined ? '' : `:${p.line}`})`,
       hint: p.hint,
     });
-  for (const m of resolved.nearMisses)
-    fileProblems.push({
-      level: 'warn',
-      text: `not a config file name otel-run reads, so it is ignored (${m.file})`,
-      hint: `rename it to ${m.rename}`,
-    });
+  for (const m of resolved.nearMisses) fileProblems.push({ level: 'warn', ...describeNearMiss(m) });
   const env = { ...options.env, ...resolved.vars };
   const sections: Section[] = [
     nodeSection(manifest, entry),
