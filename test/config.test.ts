@@ -815,21 +815,22 @@ describe('a file named like a config file that otel-run does not read is reporte
       'otel-run.config.json': '{}',
       'otel-run.config.yml': 'a: 1',
       '.otel-runrc.ts': 'export default {}',
-      otelrunrc: '{}',
-      '.otel-run.json': '{}',
+      'otel-run.json': '{}',
+      'sub/otel-run.config.yaml': 'a: 1',
       '.otel-runrc.json': '{}',
       'otel-run.js': '// a script of the app',
-      'otel-run/index.js': '',
+      'otel-run.config.json.bak': '{}',
     });
+    fs.mkdirSync(path.join(dir, 'otel-run.config.ts'));
     const found = Object.fromEntries(
-      searchConfig(dir).nearMisses.map((m) => [path.relative(dir, m.file), m.rename]),
+      searchConfig(path.join(dir, 'sub')).nearMisses.map((m) => [path.relative(dir, m.file), m.rename]),
     );
     assert.deepEqual(found, {
+      'sub/otel-run.config.yaml': '.otel-runrc.yaml',
       'otel-run.config.json': '.otel-runrc.json',
       'otel-run.config.yml': '.otel-runrc.yml',
+      'otel-run.json': '.otel-runrc.json',
       '.otel-runrc.ts': 'otel-run.config.mjs (TypeScript is not read)',
-      otelrunrc: '.otel-runrc',
-      '.otel-run.json': '.otel-runrc.json',
     });
   });
 
