@@ -4,7 +4,7 @@
 // first time an instrumentor asks for its options). Used alone (a container's NODE_OPTIONS), the preload looks
 // for the same file itself, with the CLI's search, loader, validation and precedence (config/search.ts, load.ts,
 // validate.ts, resolve.ts): the environment wins over the file. The loader and the validation are required
-// only once a file was found; looking costs one folder listing per folder up to the project root.
+// only once a file was found; looking costs a stat per place per folder up to the project root.
 import { ENV_CONFIG_MODULE, ENV_INSTRUMENTATION_CONFIG, ENV_RESOLVED } from '../contract';
 import * as log from '../util/stderr';
 
