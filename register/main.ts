@@ -2,8 +2,8 @@
 // the settings, finds instrumentors (cached) and sets one require hook; the SDK and each instrumentor load
 // the first time their library is required. Nothing here may throw into the app.
 import * as path from 'node:path';
-import { parseInstrumentationsEnv, readConfig, reportConfigProblems } from './config/read';
-import { ENV_INSTRUMENTATION_CONFIG, OWN_ROOT, PACKAGE_MANAGERS, VERSION } from './contract';
+import { readConfig, reportConfigProblems } from './config/read';
+import { OWN_ROOT, PACKAGE_MANAGERS, VERSION } from './contract';
 import { discover } from './discovery/discover';
 import { type Planned, plan } from './discovery/plan';
 import { setUpEsm } from './hooks/esm';
@@ -235,10 +235,11 @@ export function start(): void {
   log.debug(
     `instrumentor discovery: ${folders} folder(s), ${fromCache} from the cache, ${packagesRead} package.json read`,
   );
-  const configured = Object.keys(
-    parseInstrumentationsEnv(config.env[ENV_INSTRUMENTATION_CONFIG], () => {}) ?? {},
-  );
-  const planned = plan(discovery, { settings, metricsEnabled: metricsOn(settings), configured });
+  const planned = plan(discovery, {
+    settings,
+    metricsEnabled: metricsOn(settings),
+    configured: config.configured,
+  });
   for (const p of planned) {
     if (p.status === 'not-installed') {
       log.warn(`instrumentor ${p.name}: ${p.reason} — not traced`);

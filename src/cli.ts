@@ -3,8 +3,8 @@
 // Subcommands (list, doctor, env, bootstrap) match only as the first argument: `otel-run -- env` runs `env`.
 import { Command } from 'commander';
 import { REGISTER_ENTRY, VERSION } from '../register/contract';
-import { ConfigError, resolveChildEnv } from './common/config';
-import { addSettingOptions, applyView, flagsToEnv, UsageError } from './common/flags';
+import { ConfigError, childEnv, nearMissReport, resolveConfig } from './common/config';
+import { addSettingOptions, flagsToEnv, UsageError } from './common/flags';
 import { withPreload } from './run/node-options';
 import { CommandError, mirrorExit, runChild } from './run/spawn';
 
@@ -87,13 +87,17 @@ async function runMode(argv: string[]): Promise<number | undefined> {
       process.stderr.write(`${program.helpInformation()}`);
       throw new UsageError('no command given', 'otel-run node app.js');
     }
-    const flags = flagsToEnv(opts);
-    // --verbose is a flag: it wins over a config file's logLevel, not over --log-level or OTEL_LOG_LEVEL.
-    if (verbose && flags.OTEL_LOG_LEVEL === undefined && process.env.OTEL_LOG_LEVEL === undefined)
-      flags.OTEL_LOG_LEVEL = 'info';
-    // flag > environment > config file > default (src/common/config.ts); the child gets it all as its environment.
-    const env = await resolveChildEnv(process.env, flags, process.cwd());
-    if (opts.view) applyView(env, opts.tracesExporter);
+    // flag > environment > --verbose > config file > --view > default (src/common/config.ts), as list, env
+    // and doctor resolve them; the child gets it all as its environment.
+    const resolved = await resolveConfig({
+      flags: flagsToEnv(opts),
+      env: process.env,
+      cwd: process.cwd(),
+      verbose,
+      view: !!opts.view,
+    });
+    process.stderr.write(nearMissReport(resolved));
+    const env = childEnv(resolved, process.env);
     env.NODE_OPTIONS = withPreload(env.NODE_OPTIONS, REGISTER_ENTRY);
     const [cmd, ...args] = command as [string, ...string[]];
     const result = await runChild(cmd, args, env);

@@ -1,7 +1,8 @@
 // The flags every command shares: one per row of the settings table, turned into the variables they set.
 // Used by the run command and by the subcommands that resolve settings (env, doctor).
 import { type Command, Option } from 'commander';
-import { type Problem, readSettings, type SettingSpec, SPECS } from '../../register/settings/table';
+import { fileKey, flagName } from '../../register/config/file-keys';
+import { type Problem, readSettings, SPECS } from '../../register/settings/table';
 
 export class UsageError extends Error {
   constructor(
@@ -10,14 +11,6 @@ export class UsageError extends Error {
   ) {
     super(message);
   }
-}
-
-export function kebab(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
-
-export function flagName(spec: SettingSpec): string {
-  return spec.flag ?? kebab(spec.key);
 }
 
 /** Flags for every setting, generated from the one table the preload also reads. */
@@ -38,8 +31,8 @@ export function addSettingOptions(program: Command): void {
 export function flagsToEnv(opts: Record<string, unknown>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const spec of SPECS) {
-    const value =
-      opts[spec.flag ? spec.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) : spec.key];
+    // commander names an option's value by the flag in camelCase: the file key.
+    const value = opts[fileKey(spec)];
     if (value === undefined) continue;
     env[spec.env] = value === true ? 'true' : String(value);
   }
@@ -64,14 +57,9 @@ export function viewExporters(flag: unknown): string {
   return [...named, 'pretty'].join(',');
 }
 
-/** Exporters --view turns off unless a flag, the environment or the config file sets them. */
-export const VIEW_OFF = ['OTEL_METRICS_EXPORTER', 'OTEL_LOGS_EXPORTER'] as const;
-
 /**
- * `--view` is for seeing traces with no backend: metrics and logs would otherwise go to a collector that is
- * not there, costing a warning and the flush timeout at every exit.
+ * Exporters --view turns off unless a flag, the environment or the config file sets them: --view is for seeing
+ * traces with no backend, and metrics and logs would otherwise go to a collector that is not there, costing a
+ * warning and the flush timeout at every exit.
  */
-export function applyView(env: Record<string, string | undefined>, tracesFlag: unknown): void {
-  env.OTEL_TRACES_EXPORTER = viewExporters(tracesFlag);
-  for (const name of VIEW_OFF) env[name] ??= 'none';
-}
+export const VIEW_OFF = ['OTEL_METRICS_EXPORTER', 'OTEL_LOGS_EXPORTER'] as const;

@@ -13,15 +13,10 @@ import { appPackage, resolveServiceName } from '../../register/sdk/service-name'
 import { type Settings, SPECS } from '../../register/settings/table';
 import { findPackageRoot, readPackageJson } from '../../register/util/package-json';
 import { analyse, libraryLabel } from '../bootstrap/bootstrap';
-import { addSettingOptions, flagsToEnv, UsageError, VIEW_OFF, viewExporters } from '../common/flags';
+import { describeNearMiss, type Resolved, resolveConfig } from '../common/config';
+import { addSettingOptions, flagsToEnv, UsageError } from '../common/flags';
 import { parseSubcommand } from '../common/parse-args';
-import {
-  displayValue,
-  type Origin,
-  type Resolved,
-  resolveSettings,
-  withViewDefaults,
-} from '../common/sources';
+import { displayValue, type Origin } from '../common/sources';
 import { type ListEntry, listInstrumentors } from '../list/list';
 import { type AppManifest, checkApiCopies, checkBundle, checkOwnSetup, type Finding } from './checks';
 import { type ProbeTarget, probe } from './endpoint-probe';
@@ -108,12 +103,8 @@ function configSection(
   const rows: [string, string, string][] = [['service name', service.name, serviceSource]];
   rows.push([
     'config file',
-    resolved.configFile ?? (fileProblems.length ? '(not used: it has problems)' : '(none)'),
-    resolved.configFile
-      ? 'found'
-      : fileProblems.length
-        ? 'see below'
-        : 'flags, environment and defaults only',
+    resolved.configFile ?? (resolved.fileError ? '(not used: it has problems)' : '(none)'),
+    resolved.configFile ? 'found' : resolved.fileError ? 'see below' : 'flags, environment and defaults only',
   ]);
   for (const spec of SPECS) {
     const origin = o[spec.env];
@@ -248,27 +239,32 @@ export async function diagnose(options: {
   flags: Record<string, string>;
   entry?: string;
   timeoutMs: number;
+  verbose?: boolean;
   view?: boolean;
 }): Promise<DoctorReport> {
   const root = nearestRoot(options.cwd);
   const manifest = readManifest(root);
   const entry = options.entry ? path.resolve(options.cwd, options.entry) : defaultEntry(root, manifest);
-  let resolved: Resolved;
+  // The same pipeline as a run; a file with problems is left out, and its problems listed.
+  const resolved = await resolveConfig(
+    {
+      cwd: options.cwd,
+      env: options.env,
+      flags: options.flags,
+      verbose: options.verbose,
+      view: options.view,
+    },
+    true,
+  );
   const fileProblems: Finding[] = [];
-  try {
-    resolved = resolveSettings(options.flags, options.env, options.cwd);
-  } catch (err) {
-    const { ConfigError } = require('../common/config') as typeof import('../common/config');
-    if (!(err instanceof ConfigError)) throw err;
-    for (const p of err.problems)
-      fileProblems.push({
-        level: 'problem',
-        text: `${p.message} (${err.file}${p.line === undefined ? '' : `:${p.line}`})`,
-        hint: p.hint,
-      });
-    resolved = resolveSettings(options.flags, options.env, options.cwd, null);
-  }
-  if (options.view) resolved = withViewDefaults(resolved, VIEW_OFF);
+  const err = resolved.fileError;
+  for (const p of err?.problems ?? [])
+    fileProblems.push({
+      level: 'problem',
+      text: `${p.message} (${err?.file}${p.line === undefined ? '' : `:${p.line}`})`,
+      hint: p.hint,
+    });
+  for (const m of resolved.nearMisses) fileProblems.push({ level: 'warn', ...describeNearMiss(m) });
   const env = { ...options.env, ...resolved.vars };
   const sections: Section[] = [
     nodeSection(manifest, entry),
@@ -347,8 +343,6 @@ export async function run(argv: string[]): Promise<number> {
     );
   }
   const flags = flagsToEnv(opts);
-  if (opts.verbose && flags.OTEL_LOG_LEVEL === undefined) flags.OTEL_LOG_LEVEL = 'info';
-  if (opts.view) flags.OTEL_TRACES_EXPORTER = viewExporters(opts.tracesExporter);
   const cwd = process.cwd();
   const report = await diagnose({
     cwd,
@@ -356,6 +350,7 @@ export async function run(argv: string[]): Promise<number> {
     flags,
     entry: program.args[0],
     timeoutMs,
+    verbose: !!opts.verbose,
     view: !!opts.view,
   });
   const colour = !!process.stdout.isTTY && !process.env.NO_COLOR && (process.env.FORCE_COLOR ?? '1') !== '0';

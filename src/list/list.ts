@@ -1,7 +1,7 @@
 // `otel-run list`: every instrumentor discovery finds from here, and whether it will run, with the reason.
 // The same discovery and plan as the preload, so the answer is what a run would do.
 import { Command } from 'commander';
-import { parseInstrumentationsEnv } from '../../register/config/read';
+import { parseInstrumentationsEnv } from '../../register/config/resolve';
 import { ENV_INSTRUMENTATION_CONFIG, OWN_ROOT } from '../../register/contract';
 import { discover } from '../../register/discovery/discover';
 import { type Planned, plan } from '../../register/discovery/plan';
@@ -99,9 +99,12 @@ export async function run(argv: string[]): Promise<number> {
   const flags: Record<string, string> = {};
   if (opts.enable !== undefined) flags.OTEL_NODE_ENABLED_INSTRUMENTATIONS = opts.enable;
   if (opts.disable !== undefined) flags.OTEL_NODE_DISABLED_INSTRUMENTATIONS = opts.disable;
-  // The same layers as a run: flags > environment > config file, so `list` answers what a run would do.
-  const { resolveChildEnv } = require('../common/config') as typeof import('../common/config');
-  const env = await resolveChildEnv(process.env, flags, process.cwd());
+  // The same pipeline as a run (flags > environment > config file), so `list` answers what a run would do.
+  const { childEnv, nearMissReport, resolveConfig } =
+    require('../common/config') as typeof import('../common/config');
+  const resolved = await resolveConfig({ flags, env: process.env, cwd: process.cwd() });
+  process.stderr.write(nearMissReport(resolved));
+  const env = childEnv(resolved, process.env);
   const entries = listInstrumentors(process.cwd(), env);
   process.stdout.write(opts.json ? `${JSON.stringify(entries, null, 2)}\n` : table(entries));
   return 0;
