@@ -1,40 +1,12 @@
 // The settings of the metrics and logs signals and of the context carried in the environment: rows of the one
 // settings table (settings/table.ts spreads them into SPECS and DEFAULTS; rows are built as settings/rows.ts says).
-// Where each signal's OTLP goes is export/target.ts. Only types come from settings/table.ts, so there is no load
-// cycle.
+// Where each signal's OTLP goes is export/target.ts. The field types come from settings/types.ts.
 import { anyOf, flag, int, oneOf, pairs, type SettingSpec, text } from './rows';
-import type { Settings } from './table';
+import type { Settings, SignalSettings } from './types';
 
 export const METRICS_EXPORTERS = ['otlp', 'prometheus', 'console', 'none'] as const;
 export const LOGS_EXPORTERS = ['otlp', 'console', 'none'] as const;
 export const TEMPORALITY_PREFERENCES = ['cumulative', 'delta', 'lowmemory'] as const;
-
-export interface SignalSettings {
-  metricsExporter: string[];
-  logsExporter: string[];
-  metricExportInterval: number;
-  metricExportTimeout: number;
-  exporterOtlpMetricsEndpoint?: string;
-  exporterOtlpMetricsProtocol?: string;
-  exporterOtlpMetricsHeaders: Record<string, string>;
-  exporterOtlpMetricsTimeout?: number;
-  exporterOtlpMetricsCompression?: string;
-  exporterOtlpMetricsTemporalityPreference: string;
-  exporterOtlpLogsEndpoint?: string;
-  exporterOtlpLogsProtocol?: string;
-  exporterOtlpLogsHeaders: Record<string, string>;
-  exporterOtlpLogsTimeout?: number;
-  exporterOtlpLogsCompression?: string;
-  exporterPrometheusHost?: string;
-  exporterPrometheusPort: number;
-  blrpScheduleDelay: number;
-  blrpExportTimeout: number;
-  blrpMaxQueueSize: number;
-  blrpMaxExportBatchSize: number;
-  logrecordAttributeCountLimit?: number;
-  logrecordAttributeValueLengthLimit?: number;
-  processSpan: boolean;
-}
 
 const MAX_INT = 2 ** 31 - 1;
 const PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;

@@ -2,8 +2,7 @@
 // `oneOf`, `anyOf`, `names`, `pairs`), which also gives it the parser of that kind; the parser's result type is
 // the kind's value type, and the table (settings/table.ts) only accepts a row whose value type is the type of
 // its `Settings` field. So a row of the wrong kind does not compile, and reading a value needs no cast.
-// Types only come from settings/table.ts, so there is no load cycle.
-import type { Settings } from './table';
+import type { Settings } from './types';
 
 export type Kind = 'string' | 'int' | 'float' | 'boolean' | 'enum' | 'enumList' | 'list' | 'kv';
 

@@ -2,58 +2,14 @@
 // share. Each row is an OTEL_* variable (same name and meaning as the spec and the official Node SDK) or one of
 // otel-run's own OTEL_RUN_* variables. The CLI turns flags and the config file into these variables for the
 // child, so every process in the tree reads the same environment.
-import { SIGNAL_DEFAULTS, SIGNAL_SPECS, type SignalSettings } from './endpoints';
+import { SIGNAL_DEFAULTS, SIGNAL_SPECS } from './endpoints';
 import { anyOf, flag, int, names, oneOf, pairs, type RowInfo, type SettingSpec, text } from './rows';
+import type { Settings } from './types';
 
 export type { Group, Kind, RowInfo, SettingSpec } from './rows';
 export { parseKeyValueList } from './rows';
 
-/** Metrics, logs and the process span: rows in settings/endpoints.ts. */
-export interface Settings extends SignalSettings {
-  sdkDisabled: boolean;
-  logLevel: 'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' | 'all';
-  serviceName?: string;
-  resourceAttributes: Record<string, string>;
-  resourceDetectors: string[];
-  enabledInstrumentations?: string[];
-  disabledInstrumentations: string[];
-  tracesExporter: string[];
-  exporterOtlpEndpoint?: string;
-  exporterOtlpTracesEndpoint?: string;
-  exporterOtlpProtocol: string;
-  exporterOtlpTracesProtocol?: string;
-  exporterOtlpHeaders: Record<string, string>;
-  exporterOtlpTracesHeaders: Record<string, string>;
-  exporterOtlpTimeout: number;
-  exporterOtlpTracesTimeout?: number;
-  exporterOtlpCompression?: string;
-  exporterOtlpTracesCompression?: string;
-  exporterOtlpCertificate?: string;
-  exporterOtlpClientCertificate?: string;
-  exporterOtlpClientKey?: string;
-  exporterOtlpInsecure?: boolean;
-  exporterZipkinEndpoint: string;
-  tracesSampler: string;
-  tracesSamplerArg?: string;
-  propagators: string[];
-  bspScheduleDelay: number;
-  bspExportTimeout: number;
-  bspMaxQueueSize: number;
-  bspMaxExportBatchSize: number;
-  attributeCountLimit?: number;
-  attributeValueLengthLimit?: number;
-  spanAttributeCountLimit?: number;
-  spanAttributeValueLengthLimit?: number;
-  spanEventCountLimit?: number;
-  spanLinkCountLimit?: number;
-  spanAttributePerEventCountLimit?: number;
-  spanAttributePerLinkCountLimit?: number;
-  flushTimeout: number;
-  strict: boolean;
-  /** ES module hooks (register/hooks/esm.ts). */
-  esm: 'auto' | 'on' | 'off';
-  config?: string;
-}
+export type { Settings, SignalSettings } from './types';
 
 export const LOG_LEVELS = ['none', 'error', 'warn', 'info', 'debug', 'verbose', 'all'] as const;
 export const TRACES_EXPORTERS = ['otlp', 'console', 'zipkin', 'pretty', 'none'] as const;
