@@ -9,7 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Planned } from '../register/discovery/plan';
-import { chooseIitm, esmNeed, packageOfFile } from '../register/hooks/esm';
+import { chooseIitm, esmNeed } from '../register/hooks/esm';
+import { packageOfFile } from '../register/hooks/require-hook';
 import { type ReceivedSpan, type Receiver, startReceiver } from './helpers/otlp-receiver';
 import { BIN, describeResult, FIXTURES, hermeticEnv, REPO_ROOT, type RunResult, run } from './helpers/run';
 

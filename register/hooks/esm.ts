@@ -6,8 +6,8 @@
 //
 // Instrumentors still load lazily, at the first import of their target, through two triggers that call the
 // same callbacks as the require hook (hooks/require-hook.ts `fire`):
-// - Module._load, which Node calls for a CommonJS module imported from ESM *before* it runs: the
-//   instrumentor's require hook is then in place for the package's own internal require()s.
+// - Module._load (hooks/require-hook.ts), which Node calls for a CommonJS module imported from ESM *before*
+//   it runs: the instrumentor's require hook is then in place for the package's own internal require()s.
 // - import-in-the-middle's own hook, for builtins (`node:http`) and ES module packages, which never reach
 //   Module._load. It runs after the target was evaluated, as import-in-the-middle hooks always do; the
 //   hooks that the activation just added are applied to that same module here, since import-in-the-middle
@@ -15,10 +15,10 @@
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Planned } from '../discovery/plan';
 import * as log from '../util/stderr';
-import { fire, hasPending, moduleNameOf } from './require-hook';
+import { fire, hasPending, moduleNameOf, packageOfFile } from './require-hook';
 
 export type EsmMode = 'auto' | 'on' | 'off';
 
@@ -48,7 +48,6 @@ interface IitmIndex {
 
 type ModuleWithLoad = {
   register?: (specifier: string, parentURL: string, options: object) => void;
-  _load: (request: string, parent: { filename?: string } | undefined, isMain: boolean) => unknown;
 };
 
 // TypeScript runners given as a loader (`node --import tsx`, `--loader ts-node/esm`): their output is often
@@ -214,41 +213,6 @@ function ownIitm(): string | undefined {
   }
 }
 
-/** `/a/node_modules/@s/p/lib/x.js` → `@s/p`; the last node_modules wins (pnpm's .pnpm store included). */
-export function packageOfFile(file: string): string | undefined {
-  const marker = `${path.sep}node_modules${path.sep}`;
-  const at = file.lastIndexOf(marker);
-  if (at === -1) return undefined;
-  const parts = file.slice(at + marker.length).split(path.sep);
-  const first = parts[0];
-  if (!first) return undefined;
-  if (first.startsWith('@')) return parts[1] ? `${first}/${parts[1]}` : undefined;
-  return first;
-}
-
-function installLoadTrigger(Module: ModuleWithLoad): void {
-  const original = Module._load;
-  Module._load = function otelRunLoad(
-    this: unknown,
-    request: string,
-    parent: { filename?: string } | undefined,
-  ) {
-    // An ES module's import of a CommonJS file arrives here as an absolute path (a require() as written).
-    if (typeof request === 'string' && path.isAbsolute(request)) {
-      const name = packageOfFile(request);
-      if (name !== undefined && hasPending(name)) {
-        try {
-          fire(name, parent?.filename);
-        } catch (err) {
-          log.warn(`instrumenting ${name}: ${log.reason(err)} — it may be untraced`);
-        }
-      }
-    }
-    // biome-ignore lint/complexity/noArguments: _load's arity must be passed through unchanged
-    return original.apply(this, arguments as unknown as [string, undefined, boolean]);
-  };
-}
-
 /**
  * A builtin's named ES exports are bindings Node made when the module graph was linked: a patch applied
  * since, through require (a CommonJS library required it first, so its instrumentor patched
@@ -270,7 +234,10 @@ function syncBuiltin(namespace: unknown): void {
 
 function installImportTrigger(iitm: IitmIndex, importHooks: IitmHook[]): void {
   iitm.addHook((url, namespace, specifier, format) => {
-    const name = moduleNameOf(specifier ?? url);
+    // An import by path (`import '/app/node_modules/pg/lib/index.js'`) counts for its package.
+    const name =
+      moduleNameOf(specifier ?? url) ??
+      (url.startsWith('file:') ? packageOfFile(fileURLToPath(url)) : undefined);
     if (name === undefined) return;
     try {
       if (hasPending(name)) {
@@ -324,7 +291,6 @@ export function setUpEsm(planned: readonly Planned[], mode: EsmMode): EsmSetup {
     );
     return { eager: false };
   }
-  installLoadTrigger(Module);
 
   const enabled = planned.filter((p) => p.status === 'enabled');
   const include = [...new Set(enabled.flatMap((p) => p.targets.filter((t) => t.ok).map((t) => t.module)))];

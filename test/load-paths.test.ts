@@ -1,0 +1,163 @@
+// Every way a library gets loaded reaches the lazy activation: process.getBuiltinModule, require() of a
+// package file by absolute or relative path, createRequire, and the `node:` prefix. Real child processes
+// under the built CLI, the real http/express instrumentations, spans checked at a real OTLP receiver. The
+// fixtures run in place with explicit enable lists (express resolves from the repo's node_modules).
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type ReceivedSpan, type Receiver, startReceiver } from './helpers/otlp-receiver';
+import { BIN, describeResult, FIXTURES, hermeticEnv, REPO_ROOT, type RunResult, run } from './helpers/run';
+
+const INTERNAL = 1;
+const SERVER = 2;
+const CLIENT = 3;
+const APP = path.join(FIXTURES, 'load-paths');
+
+let receiver: Receiver;
+before(async () => {
+  receiver = await startReceiver();
+});
+after(async () => {
+  await receiver.close();
+});
+
+let serial = 0;
+async function traced(
+  script: string,
+  args: string[],
+  enabled: string,
+): Promise<{ result: RunResult; service: string }> {
+  serial += 1;
+  const service = `load-paths-${process.pid}-${serial}`;
+  const result = await run(process.execPath, [BIN, 'node', script, ...args], {
+    cwd: APP,
+    env: hermeticEnv({
+      OTEL_SERVICE_NAME: service,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_NODE_ENABLED_INSTRUMENTATIONS: enabled,
+      OTEL_NODE_RESOURCE_DETECTORS: 'env',
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+      OTEL_METRICS_EXPORTER: 'none',
+      OTEL_LOGS_EXPORTER: 'none',
+    }),
+  });
+  return { result, service };
+}
+
+function spansOf(service: string, all: ReceivedSpan[] = receiver.spans): ReceivedSpan[] {
+  return all.filter((s) => s.resource['service.name'] === service);
+}
+
+async function waitForSpans(service: string, expected: string[]): Promise<ReceivedSpan[]> {
+  const has = (spans: ReceivedSpan[]) =>
+    expected.every((e) => spans.some((s) => `${s.kind} ${s.name}` === e));
+  await receiver.waitForSpans((all) => has(spansOf(service, all)), 10_000).catch(() => undefined);
+  return spansOf(service);
+}
+
+function shape(spans: ReceivedSpan[]): string[] {
+  return spans.map((s) => `${s.scope.name} ${s.kind} ${s.name}`).sort();
+}
+
+function assertUnharmed(r: RunResult, stdout: string): void {
+  assert.equal(r.code, 0, describeResult(r));
+  assert.equal(r.stdout, stdout, describeResult(r));
+  assert.equal(r.stderr, '', describeResult(r));
+}
+
+const EXPRESS_SPANS = [
+  `${SERVER} GET /users/:id`,
+  `${CLIENT} GET`,
+  `${INTERNAL} middleware - query`,
+  `${INTERNAL} middleware - expressInit`,
+  `${INTERNAL} request handler - /users/:id`,
+];
+
+describe('every load path reaches the lazy activation', () => {
+  test("process.getBuiltinModule('node:http') for a server and a client", async () => {
+    const { result, service } = await traced('builtin-app.cjs', [], 'http');
+    assertUnharmed(result, '200 hello /greet\n');
+    const spans = await waitForSpans(service, [`${SERVER} GET`, `${CLIENT} GET`]);
+    assert.deepEqual(
+      shape(spans),
+      ['@opentelemetry/instrumentation-http 2 GET', '@opentelemetry/instrumentation-http 3 GET'],
+      describeResult(result),
+    );
+  });
+
+  test('express loaded by name, by absolute and relative path, and through createRequire', async () => {
+    const ways = ['by-name', 'by-absolute-path', 'by-relative-path', 'by-create-require'];
+    const runs = await Promise.all(ways.map((how) => traced('express-app.cjs', [how], 'http,express')));
+    const shapes: Record<string, string[]> = {};
+    for (const [i, how] of ways.entries()) {
+      const { result, service } = runs[i]!;
+      assertUnharmed(result, '200 {"id":"42"}\n');
+      shapes[how] = shape(await waitForSpans(service, EXPRESS_SPANS));
+    }
+    const reference = shapes['by-name']!;
+    assert.ok(
+      reference.some((s) => s.includes('request handler - /users/:id')),
+      JSON.stringify(reference),
+    );
+    for (const how of ways) assert.deepEqual(shapes[how], reference, `${how} yields the spans of by-name`);
+  });
+});
+
+describe("the pre-require hook covers require-in-the-middle's hook surface", () => {
+  // Every copy an instrumentation may bring: the hoisted one and those nested under a package.
+  const copies = (): string[] => {
+    const out = new Set<string>();
+    const walk = (dir: string, depth: number) => {
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        if (!e.isDirectory()) continue;
+        const full = path.join(dir, e.name);
+        if (e.name === 'require-in-the-middle') out.add(fs.realpathSync(full));
+        else if (e.name.startsWith('@')) walk(full, depth);
+        else if (depth < 2) walk(path.join(full, 'node_modules'), depth + 1);
+      }
+    };
+    walk(path.join(REPO_ROOT, 'node_modules'), 0);
+    return [...out].sort();
+  };
+
+  const surface = async (installer: string, arg: string): Promise<string[]> => {
+    const r = await run(process.execPath, ['surface.cjs', path.join(APP, installer), arg], {
+      cwd: APP,
+      env: hermeticEnv(),
+    });
+    assert.equal(r.code, 0, describeResult(r));
+    return JSON.parse(r.stdout) as string[];
+  };
+
+  test('every function a require-in-the-middle Hook replaces, ours replaces too', async () => {
+    const found = copies();
+    assert.ok(
+      found.length > 0,
+      'require-in-the-middle is installed (a dependency of @opentelemetry/instrumentation)',
+    );
+    const ours = await surface(
+      'install-ours.cjs',
+      path.join(REPO_ROOT, 'dist', 'register', 'hooks', 'require-hook.js'),
+    );
+    for (const dir of found) {
+      const version = (
+        JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version: string }
+      ).version;
+      const theirs = await surface('install-ritm.cjs', dir);
+      assert.ok(theirs.includes('Module.prototype.require'), `${dir}: ${JSON.stringify(theirs)}`);
+      const missing = theirs.filter((f) => !ours.includes(f));
+      assert.deepEqual(
+        missing,
+        [],
+        `require-in-the-middle ${version} (${dir}) hooks ${missing.join(', ')}, which otel-run's pre-require hook (register/hooks/require-hook.ts) does not: an instrumentor would never be built for loads through it`,
+      );
+    }
+  });
+});
