@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Planned } from '../register/discovery/plan';
-import { chooseIitm, esmNeed } from '../register/hooks/esm';
+import { esmNeed, iitmCopies, loaderCopy } from '../register/hooks/esm';
 import { packageOfFile } from '../register/hooks/require-hook';
 import { type ReceivedSpan, type Receiver, startReceiver } from './helpers/otlp-receiver';
 import { BIN, describeResult, FIXTURES, hermeticEnv, REPO_ROOT, type RunResult, run } from './helpers/run';
@@ -240,15 +240,19 @@ describe('when the hooks are registered', () => {
   test('not in a CommonJS process; OTEL_RUN_ESM=off turns them off; a bad value is named', async () => {
     const [cjs, off, bad] = await Promise.all([
       otelRun('esm-express', ['node', 'app.cjs'], 'http,express', { OTEL_LOG_LEVEL: 'debug' }),
-      otelRun('esm-express', ['node', 'app.js'], 'http,express', { OTEL_RUN_ESM: 'off' }),
+      otelRun('esm-express', ['node', 'app.js'], 'http,express', {
+        OTEL_RUN_ESM: 'off',
+        OTEL_LOG_LEVEL: 'debug',
+      }),
       otelRun('esm-http', ['node', 'app.mjs'], 'http', { OTEL_RUN_ESM: 'maybe' }),
     ]);
     assert.equal(cjs.result.code, 0, describeResult(cjs.result));
     assert.doesNotMatch(cjs.result.stderr, /ES module hooks/);
     assert.equal(off.result.code, 0, describeResult(off.result));
-    // express itself requires http, so the http spans remain; the imported express is not patched.
-    const offSpans = await waitForSpans(off.service, [`${SERVER} GET`]);
-    assert.ok(!offSpans.some((s) => s.name.startsWith('request handler')), JSON.stringify(shape(offSpans)));
+    assert.doesNotMatch(off.result.stderr, /ES module hooks/);
+    // No loader, yet express (CommonJS) is still patched: its import reaches Module._load, where the require
+    // hook builds its instrumentor and hands it the loaded exports (register/hooks/require-hook.ts).
+    await waitForSpans(off.service, [`${SERVER} GET /users/:id`, `${INTERNAL} request handler - /users/:id`]);
     assert.equal(bad.result.code, 0, describeResult(bad.result));
     assert.equal(
       bad.result.stderr,
@@ -352,11 +356,14 @@ describe('esmNeed (which processes get the hooks)', () => {
     assert.equal(packageOfFile(p('', 'a', 'src', 'app.js')), undefined);
   });
 
-  test('chooseIitm: the copy most instrumentors resolve; the others are named', () => {
-    const fake = (root: string) => {
-      fs.mkdirSync(path.join(root, 'node_modules', 'import-in-the-middle'), { recursive: true });
-      fs.writeFileSync(path.join(root, 'node_modules', 'import-in-the-middle', 'index.js'), '');
-      fs.writeFileSync(path.join(root, 'node_modules', 'import-in-the-middle', 'hook.mjs'), '');
+  test('iitmCopies: every copy an instrumentor resolves, from its real folder; loaderCopy: the newest', () => {
+    const fake = (root: string, version: string) => {
+      const d = path.join(root, 'node_modules', 'import-in-the-middle');
+      fs.mkdirSync(d, { recursive: true });
+      fs.writeFileSync(path.join(d, 'index.js'), '');
+      fs.writeFileSync(path.join(d, 'hook.mjs'), '');
+      fs.writeFileSync(path.join(d, 'package.json'), JSON.stringify({ version }));
+      return fs.realpathSync(d);
     };
     const planned = (name: string, pkgDir: string): Planned =>
       ({
@@ -374,14 +381,25 @@ describe('esmNeed (which processes get the hooks)', () => {
         },
       }) as Planned;
     const app = path.join(dir, 'choose');
-    fake(app);
+    const hoisted = fake(app, '3.1.0');
     const a = path.join(app, 'node_modules', 'inst-a');
     const b = path.join(app, 'node_modules', 'inst-b');
+    for (const d of [a, b]) fs.mkdirSync(d, { recursive: true });
+    // inst-c lives in a pnpm-like store: the app's node_modules holds a link, its dependencies are siblings.
+    const store = path.join(dir, 'store', 'node_modules');
+    fs.mkdirSync(path.join(store, 'inst-c'), { recursive: true });
+    const nested = fake(path.dirname(store), '3.6.0');
     const c = path.join(app, 'node_modules', 'inst-c');
-    for (const d of [a, b, c]) fs.mkdirSync(d, { recursive: true });
-    fake(c);
-    const chosen = chooseIitm([planned('a', a), planned('b', b), planned('c', c)]);
-    assert.equal(chosen.dir, fs.realpathSync(path.join(app, 'node_modules', 'import-in-the-middle')));
-    assert.deepEqual([...chosen.strays.keys()], ['c']);
+    fs.symlinkSync(path.join(store, 'inst-c'), c, 'dir');
+    const copies = iitmCopies([planned('a', a), planned('b', b), planned('c', c)]);
+    assert.deepEqual(
+      [...copies].sort(),
+      [
+        [hoisted, ['a', 'b']],
+        [nested, ['c']],
+      ].sort(),
+    );
+    assert.equal(loaderCopy(copies.keys(), undefined), nested, 'the newest copy, however few use it');
+    assert.equal(loaderCopy([hoisted], nested), nested);
   });
 });
