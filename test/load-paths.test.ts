@@ -7,7 +7,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type ReceivedSpan, type Receiver, startReceiver } from './helpers/otlp-receiver';
-import { BIN, describeResult, FIXTURES, hermeticEnv, REPO_ROOT, type RunResult, run } from './helpers/run';
+import {
+  BIN,
+  describeResult,
+  FIXTURES,
+  hermeticEnv,
+  REGISTER,
+  REPO_ROOT,
+  type RunResult,
+  run,
+} from './helpers/run';
 
 const INTERNAL = 1;
 const SERVER = 2;
@@ -101,6 +110,41 @@ describe('every load path reaches the lazy activation', () => {
       JSON.stringify(reference),
     );
     for (const how of ways) assert.deepEqual(shapes[how], reference, `${how} yields the spans of by-name`);
+  });
+});
+
+describe('the self-check', () => {
+  test('a library loaded before the preload could patch it: exactly one line naming it and its instrumentor', async () => {
+    serial += 1;
+    const service = `load-paths-${process.pid}-${serial}`;
+    const env = hermeticEnv({
+      OTEL_SERVICE_NAME: service,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express',
+      OTEL_NODE_RESOURCE_DETECTORS: 'env',
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+      OTEL_METRICS_EXPORTER: 'none',
+      OTEL_LOGS_EXPORTER: 'none',
+    });
+    const [late, first] = await Promise.all([
+      run(process.execPath, ['-r', './early.cjs', '-r', REGISTER, 'early-app.cjs'], { cwd: APP, env }),
+      run(process.execPath, ['-r', REGISTER, '-r', './early.cjs', 'early-app.cjs'], { cwd: APP, env }),
+    ]);
+    assert.equal(late.code, 0, describeResult(late));
+    assert.equal(late.stdout, '200\n', describeResult(late));
+    assert.match(
+      late.stderr,
+      /^otel-run: express is not traced: it was loaded before otel-run's preload could see it, so instrumentor express \(@opentelemetry\/instrumentation-express@[^)]+\) never ran — load otel-run's preload first \(before any other --require or --import that loads express\)\n$/,
+      describeResult(late),
+    );
+    assert.equal(first.code, 0, describeResult(first));
+    assert.equal(first.stderr, '', 'the preload first: express is patched and nothing is said');
+    // The http spans still come: the check only names, it changes nothing.
+    const spans = await waitForSpans(service, [`${SERVER} GET`]);
+    assert.ok(
+      spans.some((s) => s.kind === SERVER),
+      JSON.stringify(shape(spans)),
+    );
   });
 });
 
