@@ -4,6 +4,7 @@
 // fixtures run in place with explicit enable lists (express resolves from the repo's node_modules).
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type ReceivedSpan, type Receiver, startReceiver } from './helpers/otlp-receiver';
@@ -145,6 +146,57 @@ describe('the self-check', () => {
       spans.some((s) => s.kind === SERVER),
       JSON.stringify(shape(spans)),
     );
+  });
+  test('an instrumentor whose @opentelemetry/api copy the registration does not reach: exactly one line', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'otel-run-self-check-'));
+    try {
+      const nm = path.join(tmp, 'node_modules');
+      const link = (name: string) => {
+        fs.mkdirSync(path.dirname(path.join(nm, name)), { recursive: true });
+        fs.symlinkSync(path.join(REPO_ROOT, 'node_modules', name), path.join(nm, name), 'dir');
+      };
+      for (const name of [
+        'express',
+        '@opentelemetry/api',
+        '@opentelemetry/core',
+        '@opentelemetry/instrumentation',
+        '@opentelemetry/semantic-conventions',
+      ])
+        link(name);
+      const inst = path.join(nm, '@opentelemetry', 'instrumentation-express');
+      fs.cpSync(path.join(REPO_ROOT, 'node_modules', '@opentelemetry', 'instrumentation-express'), inst, {
+        recursive: true,
+      });
+      // Its own, newer api: a copy accepts a registration made through the same or a newer minor only.
+      const newer = path.join(inst, 'node_modules', '@opentelemetry', 'api');
+      fs.cpSync(path.join(REPO_ROOT, 'node_modules', 'otel-api-1-10'), newer, { recursive: true });
+      fs.copyFileSync(path.join(APP, 'express-app.cjs'), path.join(tmp, 'app.cjs'));
+      fs.writeFileSync(path.join(tmp, 'package.json'), '{"name":"self-check-api","private":true}');
+      // The app's own api, 1.9, registers first (its diag logger): the global is 1.9's for the whole process.
+      fs.writeFileSync(
+        path.join(tmp, 'pin.cjs'),
+        "const api = require('@opentelemetry/api');\napi.diag.setLogger({ error() {}, warn() {}, info() {}, debug() {}, verbose() {} }, api.DiagLogLevel.ERROR);\n",
+      );
+      const r = await run(process.execPath, ['-r', './pin.cjs', '-r', REGISTER, 'app.cjs', 'by-name'], {
+        cwd: tmp,
+        env: hermeticEnv({
+          OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express',
+          OTEL_TRACES_EXPORTER: 'none',
+          OTEL_METRICS_EXPORTER: 'none',
+          OTEL_LOGS_EXPORTER: 'none',
+        }),
+      });
+      assert.equal(r.code, 0, describeResult(r));
+      assert.equal(r.stdout, '200 {"id":"42"}\n', describeResult(r));
+      const lines = r.stderr.split('\n').filter((l) => l.startsWith('otel-run: express'));
+      assert.equal(lines.length, 1, describeResult(r));
+      assert.match(
+        lines[0] ?? '',
+        /^otel-run: express not traced: instrumentor express \(@opentelemetry\/instrumentation-express@[^)]+\) reads @opentelemetry\/api 1\.10\.\d+ \(.+\), which ignores the registration made through @opentelemetry\/api 1\.9\.\d+ — its spans are lost or unparented; /,
+      );
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
 

@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Planned } from '../discovery/plan';
+import { readPackageJson } from '../util/package-json';
 import * as log from '../util/stderr';
 import { fire, hasPending, moduleNameOf, packageOfFile } from './require-hook';
 
@@ -210,16 +211,10 @@ export function iitmCopies(enabled: readonly Planned[]): Map<string, string[]> {
 }
 
 function versionOf(dir: string): number[] {
-  try {
-    const v = (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version?: unknown })
-      .version;
-    return String(v)
-      .split(/[.+-]/)
-      .slice(0, 3)
-      .map((n) => Number.parseInt(n, 10) || 0);
-  } catch {
-    return [0, 0, 0];
-  }
+  return String(readPackageJson(dir)?.version ?? '0')
+    .split(/[.+-]/)
+    .slice(0, 3)
+    .map((n) => Number.parseInt(n, 10) || 0);
 }
 
 /**

@@ -2,8 +2,11 @@
 // both and the likely cause, once per library. It runs off the hot path: on an unref'd setImmediate after
 // the preload (the app's top-level code has run by then) and after each activation (the target's load that
 // triggered it has finished by then), one scan of require.cache per turn at most.
-import { isBuiltin } from 'node:module';
+import * as fs from 'node:fs';
+import { createRequire, isBuiltin } from 'node:module';
+import * as path from 'node:path';
 import type { Planned } from '../discovery/plan';
+import { readPackageJson } from '../util/package-json';
 import * as log from '../util/stderr';
 import { packageOfFile } from './require-hook';
 
@@ -75,6 +78,74 @@ export function findUnpatched(
   return lines;
 }
 
+type ApiCopy = {
+  VERSION?: unknown;
+  trace?: { getTracerProvider?: () => { getDelegate?: () => unknown } | undefined };
+};
+
+/**
+ * The @opentelemetry/api copies an instrumentor reads, loaded already (its own and its
+ * @opentelemetry/instrumentation's, resolved from their real folders as Node resolves them).
+ */
+function apiCopiesOf(p: Planned): Map<string, ApiCopy> {
+  const out = new Map<string, ApiCopy>();
+  const look = (from: string) => {
+    try {
+      const file = createRequire(from).resolve('@opentelemetry/api');
+      const loaded = require.cache[file]?.exports as ApiCopy | undefined;
+      if (loaded && !out.has(file)) out.set(file, loaded);
+    } catch {}
+  };
+  let dir: string;
+  try {
+    dir = fs.realpathSync(p.candidate.dir);
+  } catch {
+    return out;
+  }
+  look(path.join(dir, 'package.json'));
+  try {
+    look(createRequire(path.join(dir, 'package.json')).resolve('@opentelemetry/instrumentation'));
+  } catch {}
+  return out;
+}
+
+/**
+ * An api copy accepts the global registration only from the same major and an equal or newer minor: an
+ * older copy's registration leaves a newer reader with no-op providers and context (no parent spans).
+ */
+function unreachedApi(p: Planned): { file: string; version: string } | undefined {
+  for (const [file, api] of apiCopiesOf(p)) {
+    let provider: unknown;
+    try {
+      const tp = api.trace?.getTracerProvider?.();
+      provider = typeof tp?.getDelegate === 'function' ? tp.getDelegate() : tp;
+    } catch {
+      continue;
+    }
+    const name = (provider as { constructor?: { name?: string } } | undefined)?.constructor?.name;
+    if (name === 'NoopTracerProvider')
+      return { file, version: versionOfFile(file) ?? String(api.VERSION ?? '?') };
+  }
+  return undefined;
+}
+
+/** The version of the package a file belongs to (the folder after the last node_modules). */
+function versionOfFile(file: string): string | undefined {
+  const name = packageOfFile(file);
+  const marker = `${path.sep}node_modules${path.sep}`;
+  const at = file.lastIndexOf(marker);
+  if (name === undefined || at === -1) return undefined;
+  const version = readPackageJson(file.slice(0, at + marker.length + name.length))?.version;
+  return typeof version === 'string' ? version : undefined;
+}
+
+function globalApiVersion(): string {
+  const g = (globalThis as Record<symbol, { version?: unknown } | undefined>)[
+    Symbol.for('opentelemetry.js.api.1')
+  ];
+  return String(g?.version ?? 'none');
+}
+
 export function startSelfCheck(planned: readonly Planned[], tracing: () => boolean): SelfCheck {
   const enabled = planned.filter((p) => p.status === 'enabled');
   const activated = new Map<string, Activated>();
@@ -85,6 +156,17 @@ export function startSelfCheck(planned: readonly Planned[], tracing: () => boole
     if (!tracing()) return;
     try {
       for (const line of findUnpatched(enabled, activated, loadedPackages(), reported)) log.warn(line);
+      for (const a of activated.values()) {
+        const key = `api:${a.planned.name}`;
+        if (reported.has(key)) continue;
+        reported.add(key);
+        const api = unreachedApi(a.planned);
+        if (!api) continue;
+        const libs = a.planned.targets.map((t) => t.module).join(', ');
+        log.warn(
+          `${libs} not traced: instrumentor ${a.planned.name} (${a.planned.candidate.package}@${a.planned.candidate.version}) reads @opentelemetry/api ${api.version} (${api.file}), which ignores the registration made through @opentelemetry/api ${globalApiVersion()} — its spans are lost or unparented; make a copy ${api.version} or newer the first to register (resolvable from the app, no other preload setting OpenTelemetry up before otel-run)`,
+        );
+      }
     } catch (err) {
       log.debug(`self-check failed: ${log.reason(err)}`);
     }
