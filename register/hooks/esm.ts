@@ -404,7 +404,13 @@ function armOnFirstRequiredEsm(Module: ModuleWithLoad, enabled: readonly Planned
       // Later compiles skip even this test (unless another hook wrapped ours meanwhile).
       if (proto._compile === _compile) proto._compile = original;
       const name = typeof filename === 'string' ? filename : 'an ES module';
-      registerEsmHooks(Module, enabled, include, `${name} loaded by require()`, true);
+      try {
+        registerEsmHooks(Module, enabled, include, `${name} loaded by require()`, true);
+      } catch (err) {
+        log.warn(
+          `ES module hooks: registering them for ${name}: ${log.reason(err)} — its imports are not traced`,
+        );
+      }
     }
     // biome-ignore lint/complexity/noArguments: _compile's arity must be passed through unchanged
     return original.apply(this, arguments as unknown as unknown[]);
@@ -412,14 +418,14 @@ function armOnFirstRequiredEsm(Module: ModuleWithLoad, enabled: readonly Planned
 }
 
 /** In-thread hooks where this Node and the copy have them (import-in-the-middle's supportsSyncHooks). */
-function registerInThread(Module: ModuleWithLoad, dir: string, include: string[]): boolean {
+function registerInThread(Module: ModuleWithLoad, dir: string, options: object): boolean {
   if (typeof Module.registerHooks !== 'function') return false;
   const file = path.join(dir, 'register-hooks.mjs');
   if (!fs.existsSync(file)) return false;
   // require() of an ES module: there since Node 22.12, and registerHooks needs 22.15 anyway.
   const sync = require(file) as { register?: (o: object) => void; supportsSyncHooks?: () => boolean };
   if (typeof sync.register !== 'function' || sync.supportsSyncHooks?.() !== true) return false;
-  sync.register({ include: [...include] });
+  sync.register(options);
   return true;
 }
 
@@ -449,17 +455,18 @@ function registerEsmHooks(
     try {
       importHooks = stateOf(dir).importHooks;
     } catch {}
-    if (registerInThread(Module, dir, include)) how = 'in-thread (module.registerHooks)';
+    const channel = iitm.createAddHookMessageChannel?.();
+    const options = channel?.registerOptions ?? {};
+    // Only the targets are wrapped; Hook()s of instrumentors built at start add theirs through the channel
+    // (a MessagePort works within one thread too).
+    options.data = { ...options.data, include: [...include] };
+    if (registerInThread(Module, dir, options.data)) how = 'in-thread (module.registerHooks)';
     else if (inThreadOnly) {
       log.debug(
         `ES module hooks: not registered for ${reason}: import-in-the-middle from ${dir} has no in-thread hooks here`,
       );
       return { eager: false };
     } else {
-      const channel = iitm.createAddHookMessageChannel?.();
-      const options = channel?.registerOptions ?? {};
-      // Only the targets are wrapped; Hook()s of instrumentors built at start add theirs through the channel.
-      options.data = { ...options.data, include: [...include] };
       quietly(() =>
         Module.register?.(
           pathToFileURL(path.join(dir, 'hook.mjs')).href,
