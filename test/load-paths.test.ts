@@ -115,7 +115,7 @@ describe('every load path reaches the lazy activation', () => {
 });
 
 describe('the self-check', () => {
-  test('a library loaded before the preload could patch it: exactly one line naming it and its instrumentor', async () => {
+  test('a library loaded before the preload could patch it: exactly one line naming it and its instrumentor, whether that instrumentor ran or not', async () => {
     serial += 1;
     const service = `load-paths-${process.pid}-${serial}`;
     const env = hermeticEnv({
@@ -127,10 +127,21 @@ describe('the self-check', () => {
       OTEL_METRICS_EXPORTER: 'none',
       OTEL_LOGS_EXPORTER: 'none',
     });
-    const [late, first] = await Promise.all([
+    const [late, first, eager] = await Promise.all([
       run(process.execPath, ['-r', './early.cjs', '-r', REGISTER, 'early-app.cjs'], { cwd: APP, env }),
       run(process.execPath, ['-r', REGISTER, '-r', './early.cjs', 'early-app.cjs'], { cwd: APP, env }),
+      // Strict mode builds every instrumentor at start: express's is on, but express was loaded already.
+      run(process.execPath, ['-r', './early.cjs', '-r', REGISTER, 'early-app.cjs'], {
+        cwd: APP,
+        env: { ...env, OTEL_RUN_STRICT: 'true' },
+      }),
     ]);
+    assert.equal(eager.code, 0, describeResult(eager));
+    assert.match(
+      eager.stderr,
+      /^otel-run: express is not traced: instrumentor express \(@opentelemetry\/instrumentation-express@[^)]+\) is on but its hook never saw express load \(loaded before the instrumentor was enabled, or by a path its require\/import hooks do not cover\) — run with OTEL_LOG_LEVEL=debug to see how express was loaded\n$/,
+      describeResult(eager),
+    );
     assert.equal(late.code, 0, describeResult(late));
     assert.equal(late.stdout, '200\n', describeResult(late));
     assert.match(

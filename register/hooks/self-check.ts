@@ -15,6 +15,20 @@ interface ModuleDefinition {
   name?: unknown;
   moduleExports?: unknown;
   moduleVersion?: unknown;
+  files?: unknown;
+}
+
+/**
+ * Whether the instrumentation's hook saw the package load: it records the version of any file of the package it
+ * is shown, the exports of a main module it patches, and those of each internal file it patches (some
+ * instrumentations, mongodb's, patch files only).
+ */
+function sawLoad(d: ModuleDefinition): boolean {
+  if (d.moduleExports !== undefined || d.moduleVersion !== undefined) return true;
+  return (
+    Array.isArray(d.files) &&
+    d.files.some((f) => (f as { moduleExports?: unknown } | null)?.moduleExports !== undefined)
+  );
 }
 
 interface Activated {
@@ -66,9 +80,9 @@ export function findUnpatched(
         );
         continue;
       }
-      // Only InstrumentationBase instances say what they patched (moduleExports is set when their hook ran).
+      // Only InstrumentationBase instances say what their hooks saw.
       const defs = a.made.flatMap((m) => definitionsOf(m) ?? []).filter((d) => d.name === lib);
-      if (defs.length === 0 || defs.some((d) => d.moduleExports !== undefined)) continue;
+      if (defs.length === 0 || defs.some(sawLoad)) continue;
       reported.add(lib);
       lines.push(
         `${lib} is not traced: ${who} is on but its hook never saw ${lib} load (loaded before the instrumentor was enabled, or by a path its require/import hooks do not cover) — run with OTEL_LOG_LEVEL=debug to see how ${lib} was loaded`,
