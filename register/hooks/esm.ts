@@ -1,8 +1,11 @@
 // ES module support. `import` never passes through require(), so under a `--require` preload alone an ES
 // module app gets no library spans. When this process needs it (an ES module entry, a TypeScript runner, or
-// OTEL_RUN_ESM=on), the preload registers import-in-the-middle's loader itself, before the app's module
-// graph loads, and limits it to the modules an enabled instrumentor targets. Nothing is added to
-// NODE_OPTIONS: `--import` there kills every Node older than 18.18 that a script may start.
+// OTEL_RUN_ESM=on), the preload registers import-in-the-middle's hooks itself, before the app's module
+// graph loads, and limits them to the modules an enabled instrumentor targets: in-thread
+// (module.registerHooks) where Node and the copy allow it, else a loader thread (module.register). A CommonJS
+// process gets the in-thread hooks the first time it require()s an ES module. One copy's hooks are
+// registered; every other copy the instrumentors resolve is served through it (`forward`). Nothing is added
+// to NODE_OPTIONS: `--import` there kills every Node older than 18.18 that a script may start.
 //
 // Instrumentors still load lazily, at the first import of their target, through two triggers that call the
 // same callbacks as the require hook (hooks/require-hook.ts `fire`):
