@@ -23,7 +23,7 @@ fs.writeFileSync(path.join(dir, 'hello.mjs'), `${report}\nconsole.log('hello');\
 fs.writeFileSync(path.join(dir, 'hello.cjs'), `${report}\nconsole.log('hello');\n`);
 // A CommonJS entry that require()s an ES module (require(esm)): where in-thread hooks exist, they are
 // registered at that require, not at start.
-fs.writeFileSync(path.join(dir, 'lib.mjs'), 'export const x = 1;\n');
+fs.writeFileSync(path.join(dir, 'lib.mjs'), "import 'node:http';\nexport const x = 1;\n");
 fs.writeFileSync(path.join(dir, 'requires-esm.cjs'), `${report}\nconsole.log(require('./lib.mjs').x);\n`);
 fs.writeFileSync(
   path.join(dir, 'once.cjs'),

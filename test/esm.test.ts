@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Planned } from '../register/discovery/plan';
-import { esmNeed, iitmCopies, loaderCopy } from '../register/hooks/esm';
+import { esmNeed, iitmCopies, loaderCopy, mayImportTargets } from '../register/hooks/esm';
 import { packageOfFile } from '../register/hooks/require-hook';
 import { type ReceivedSpan, type Receiver, startReceiver } from './helpers/otlp-receiver';
 import { BIN, describeResult, FIXTURES, hermeticEnv, REPO_ROOT, type RunResult, run } from './helpers/run';
@@ -343,6 +343,45 @@ describe('esmNeed (which processes get the hooks)', () => {
       nodeOptions: undefined,
     });
     assert.equal(user.userHook, '@opentelemetry/instrumentation/hook.mjs');
+  });
+
+  test('mayImportTargets: which require()d ES modules register the hooks', () => {
+    const write = (rel: string, text: string) => {
+      fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+      fs.writeFileSync(path.join(dir, rel), text);
+    };
+    write('node_modules/async-function/package.json', '{"name":"async-function"}');
+    write('node_modules/async-function/index.js', 'module.exports = async function () {}.constructor;\n');
+    write('node_modules/esm-pkg/package.json', '{"name":"esm-pkg","type":"module"}');
+    write('node_modules/esm-pkg/index.js', "import pg from 'pg';\nexport default pg;\n");
+    write('plain/syntax.js', "import x from 'x';\n");
+    const may = (rel: string, source: string) =>
+      mayImportTargets(source, path.join(dir, rel), ['http', 'express']);
+    // get-intrinsic's require.mjs files: only their own CommonJS index.js.
+    const shim = "import getAsyncFunction from './index.js';\nexport default getAsyncFunction;\n";
+    assert.equal(may('node_modules/async-function/require.mjs', shim), false);
+    assert.equal(may('x/leaf.mjs', 'export const x = 1;\n'), false);
+    assert.equal(
+      may('x/a.mjs', "import fs from 'node:fs';\nimport './b.cjs';\nimport d from './d.json';\n"),
+      false,
+    );
+    assert.equal(may('x/a.mjs', "import { get } from 'node:http';\n"), true, 'a target builtin');
+    assert.equal(may('x/a.mjs', "import 'http';\n"), true);
+    assert.equal(may('x/a.mjs', "import express from 'express';\n"), true, 'a target');
+    assert.equal(
+      may('x/a.mjs', "export { x } from 'some-lib';\n"),
+      true,
+      'a package may import a target in turn',
+    );
+    assert.equal(may('x/a.mjs', "const m = await import('./later.js');\n"), true, 'import() is not read');
+    assert.equal(may('x/a.mjs', "import './b.mjs';\n"), true, 'an ES module file');
+    assert.equal(
+      may('node_modules/esm-pkg/main.js', "import './index.js';\n"),
+      true,
+      '.js under "type": "module"',
+    );
+    assert.equal(may('plain/a.mjs', "import './syntax.js';\n"), true, '.js with ES module syntax, no "type"');
+    assert.equal(may('x/a.mjs', "import {\n  a,\n  b,\n} from\n  'express';\n"), true, 'across lines');
   });
 
   test('packageOfFile', () => {

@@ -16,7 +16,7 @@
 //   hooks that the activation just added are applied to that same module here, since import-in-the-middle
 //   neither visits hooks added while it calls them nor replays the module being registered.
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Planned } from '../discovery/plan';
@@ -401,8 +401,14 @@ function armOnFirstRequiredEsm(Module: ModuleWithLoad, enabled: readonly Planned
   const original = proto._compile;
   if (typeof original !== 'function') return;
   let done = false;
-  proto._compile = function _compile(this: unknown, _content: unknown, filename: unknown, format: unknown) {
-    if (!done && format === 'module') {
+  proto._compile = function _compile(this: unknown, content: unknown, filename: unknown, format: unknown) {
+    if (
+      !done &&
+      format === 'module' &&
+      (typeof content !== 'string' ||
+        typeof filename !== 'string' ||
+        mayImportTargets(content, filename, include))
+    ) {
       done = true;
       // Later compiles skip even this test (unless another hook wrapped ours meanwhile).
       if (proto._compile === _compile) proto._compile = original;
@@ -418,6 +424,37 @@ function armOnFirstRequiredEsm(Module: ModuleWithLoad, enabled: readonly Planned
     // biome-ignore lint/complexity/noArguments: _compile's arity must be passed through unchanged
     return original.apply(this, arguments as unknown as unknown[]);
   };
+}
+
+// Every static import names its module after `from` or right after `import`; any `import(` counts as unknown.
+// Matches inside strings or comments only add specifiers, which can only make the answer "may".
+const IMPORTS = /\bfrom\s*['"]([^'"\n]+)['"]|\bimport\s*['"]([^'"\n]+)['"]|\bimport\s*\(/g;
+
+/**
+ * Whether a require()d ES module's graph may reach a target, read from its source alone: many CommonJS
+ * packages now ship a tiny ES module for require() (get-intrinsic's `async-function/require.mjs`, in most
+ * express apps, imports only its own CommonJS `./index.js`), and registering the hooks for those would make
+ * nearly every app pay for them. Anything not plainly harmless counts: a package name (it may import a target
+ * in turn), an `import()`, an ES module file, a path that cannot be checked.
+ */
+export function mayImportTargets(source: string, file: string, targets: readonly string[]): boolean {
+  for (const m of source.matchAll(IMPORTS)) {
+    const specifier = m[1] ?? m[2];
+    if (specifier === undefined) return true;
+    if (isBuiltin(specifier)) {
+      if (targets.includes(moduleNameOf(specifier) ?? specifier)) return true;
+      continue;
+    }
+    if (!specifier.startsWith('./') && !specifier.startsWith('../')) return true;
+    const target = path.resolve(path.dirname(file), specifier);
+    const ext = path.extname(target);
+    if (ext === '.cjs' || ext === '.json' || ext === '.node') continue;
+    if (ext !== '.js') return true;
+    // Node >= 22.7 runs a .js without a "type" as an ES module when its syntax says so.
+    const type = packageType(target);
+    if (type === 'module' || (type === undefined && hasEsmSyntax(target))) return true;
+  }
+  return false;
 }
 
 /** In-thread hooks where this Node and the copy have them (import-in-the-middle's supportsSyncHooks). */
