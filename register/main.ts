@@ -8,6 +8,7 @@ import { discover } from './discovery/discover';
 import { type Planned, plan } from './discovery/plan';
 import { setUpEsm } from './hooks/esm';
 import { onFirstRequire } from './hooks/require-hook';
+import { type SelfCheck, startSelfCheck } from './hooks/self-check';
 import type { Sdk } from './sdk/tracing';
 import { metricsOn } from './settings/endpoints';
 import { readSettings, type Settings } from './settings/table';
@@ -26,6 +27,8 @@ interface State {
   /** process.env with the config file's settings under it (preload alone), else process.env. */
   env: NodeJS.ProcessEnv;
   configFile?: string;
+  /** Names each enabled instrumentor's library that was loaded but not patched (hooks/self-check.ts). */
+  selfCheck?: SelfCheck;
 }
 
 function isPackageManager(argv1: string | undefined): boolean {
@@ -98,8 +101,16 @@ function activateOne(state: State, p: Planned, configFor: (name: string) => Reco
   if (!sdk) return;
   try {
     const { activate } = require('./hooks/activate') as typeof import('./hooks/activate');
-    activate(p, { tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider, configFor });
+    const made = activate(p, {
+      tracerProvider: sdk.tracerProvider,
+      meterProvider: sdk.meterProvider,
+      configFor,
+    });
     state.active.push(p.name);
+    state.selfCheck?.activated(
+      p,
+      made.map((m) => m.value),
+    );
     log.debug(`instrumentor ${p.name} (${p.candidate.package}@${p.candidate.version}) enabled`);
   } catch (err) {
     p.status = 'failed';
@@ -254,6 +265,8 @@ export function start(): void {
     }
   }
   const state: State = { settings, planned, active: [], env: config.env, configFile: config.file };
+  // Not when otel-run stepped aside (another SDK): nothing of ours was meant to patch then.
+  state.selfCheck = startSelfCheck(planned, () => state.sdk !== null);
   // ES module hooks go in before any instrumentor is built (register/hooks/esm.ts).
   arm(state, config.configFor, setUpEsm(planned, settings.esm).eager);
   // --process-span: the run's span starts now (dated from the process start), whatever the app requires.
