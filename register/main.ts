@@ -6,6 +6,7 @@ import { readConfig, reportConfigProblems } from './config/read';
 import { OWN_ROOT, PACKAGE_MANAGERS, VERSION } from './contract';
 import { discover } from './discovery/discover';
 import { type Planned, plan } from './discovery/plan';
+import { followCli } from './exit/signals';
 import { setUpEsm } from './hooks/esm';
 import { onFirstRequire } from './hooks/require-hook';
 import type { Sdk } from './sdk/tracing';
@@ -206,6 +207,8 @@ export function start(): void {
   const { isMainThread } = require('node:worker_threads') as typeof import('node:worker_threads');
   if (!isMainThread) return;
   if (isPackageManager(process.argv[1])) return;
+  // Before anything that may fail: the CLI relays a signal only when its child did not report it.
+  followCli(process.env);
 
   // Per-instrumentor options and, used alone, the config file (register/config/read.ts).
   const config = readConfig(process.env, process.cwd());

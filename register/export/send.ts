@@ -78,7 +78,7 @@ function attempt(req: SyncRequest, left: number, done: (a: Attempt) => void): vo
   }
 }
 
-// Once the process is ending (exit/shutdown.ts calls stopRetrying at beforeExit), a request that could not connect
+// Once the process is ending (exit/shutdown.ts calls stopRetrying on the way out), a request that could not connect
 // is not tried again: a collector that is not there will not appear within the exit budget, and every retry
 // would only hold an ending script open (measured: 3.1 s for a 60 ms script with no collector running). A
 // collector that answers 429/502/503/504 is there and asked us to come back: that retry still happens,

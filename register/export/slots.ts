@@ -54,7 +54,7 @@ class StderrSpanExporter implements SpanExporter {
         links: span.links,
       };
       try {
-        process.stderr.write(`${inspect(record, { depth: 4, breakLength: 120, colors: false })}\n`);
+        log.writeStderr(`${inspect(record, { depth: 4, breakLength: 120, colors: false })}\n`);
       } catch {}
     }
   }

@@ -34,7 +34,7 @@ function writeRecords(records: ReadableLogRecord[]): void {
       attributes: r.attributes,
     };
     try {
-      process.stderr.write(`${inspect(record, { depth: 4, breakLength: 120, colors: false })}\n`);
+      log.writeStderr(`${inspect(record, { depth: 4, breakLength: 120, colors: false })}\n`);
     } catch {}
   }
 }

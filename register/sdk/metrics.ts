@@ -56,7 +56,7 @@ class StderrMetricExporter implements PushMetricExporter {
           dataPoints: metric.dataPoints,
         };
         try {
-          process.stderr.write(`${inspect(record, { depth: 6, breakLength: 120, colors: false })}\n`);
+          log.writeStderr(`${inspect(record, { depth: 6, breakLength: 120, colors: false })}\n`);
         } catch {}
       }
     }

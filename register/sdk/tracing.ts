@@ -165,7 +165,7 @@ function stderrDiag(api: Api, level: Settings['logLevel']): void {
       if (typeof message === 'string' && /\bOTEL_[A-Z0-9_]+/.test(message)) return;
       try {
         const { format } = require('node:util') as typeof import('node:util');
-        process.stderr.write(`otel-run: [${tag}] ${format(message, ...args)}\n`);
+        log.writeStderr(`otel-run: [${tag}] ${format(message, ...args)}\n`);
       } catch {}
     };
   const levels: Record<Settings['logLevel'], number> = {
