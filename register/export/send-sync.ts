@@ -14,7 +14,8 @@ export interface SyncRequest {
   key?: string;
 }
 
-export type SyncOutcome = { ok: true; status: number } | { ok: false; reason: string };
+/** `unanswered`: the request went out but no answer came in time (it may have arrived). */
+export type SyncOutcome = { ok: true; status: number } | { ok: false; reason: string; unanswered?: boolean };
 
 // Plain JavaScript evaluated in the worker: it must not depend on otel-run's build layout, and it runs with
 // no preload (execArgv: []) so otel-run never instruments its own sender.
@@ -77,7 +78,8 @@ export function postSync(request: SyncRequest, timeoutMs: number): SyncOutcome {
   const result = Atomics.wait(flag, 0, 0, timeoutMs);
   const code = Atomics.load(flag, 0);
   // The worker is left to die with the process; terminating it here would block on its teardown.
-  if (result === 'timed-out' && code === 0) return { ok: false, reason: `no answer within ${timeoutMs} ms` };
+  if (result === 'timed-out' && code === 0)
+    return { ok: false, reason: `no answer within ${timeoutMs} ms`, unanswered: true };
   const status = Atomics.load(flag, 1);
   if (code === 1 && status >= 200 && status < 300) return { ok: true, status };
   if (status) return { ok: false, reason: `HTTP ${status}` };
