@@ -6,9 +6,8 @@
 // with exponential backoff until the request's deadline. Every request is answered once; nothing throws.
 import * as fs from 'node:fs';
 import type { Agent } from 'node:http';
-import type { SyncOutcome, SyncRequest } from './send-sync';
+import { RETRYABLE_STATUS, type SyncOutcome, type SyncRequest } from './send-sync';
 
-const RETRYABLE = new Set([429, 502, 503, 504]);
 const MAX_ATTEMPTS = 5;
 
 interface Attempt {
@@ -112,7 +111,7 @@ export function postAsync(req: SyncRequest, timeoutMs: number): Promise<SyncOutc
         }
         const reason = a.status ? `HTTP ${a.status}` : (a.error ?? 'failed');
         const wait = backoff * (0.8 + Math.random() * 0.4);
-        const retryable = a.error !== undefined || RETRYABLE.has(a.status ?? 0);
+        const retryable = a.error !== undefined || RETRYABLE_STATUS.has(a.status ?? 0);
         const unreachable = a.error !== undefined;
         if (retryable && !(ending && unreachable) && tries < MAX_ATTEMPTS && Date.now() + wait < deadline) {
           backoff *= 1.5;
