@@ -70,7 +70,7 @@ class StderrSpanExporter implements SpanExporter {
 
 /**
  * Export requests must not keep the app alive: a short script ends when its own work ends, as without
- * otel-run, and the exit path (beforeExit flush or the synchronous hand-off) takes care of what is pending.
+ * otel-run, and the exit path (the synchronous hand-off at 'exit') takes care of what is pending.
  * Node's keep-alive agent refs a socket again when it reuses it (Agent#reuseSocket), so both are covered.
  */
 export function unrefAgent(protocol: string): import('node:http').Agent {
