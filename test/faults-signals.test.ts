@@ -14,6 +14,15 @@ import { BIN, copyFixture, describeResult, hermeticEnv, start } from './helpers/
 
 const FIXTURE = 'faults-signals';
 
+/** Running, not a zombie waiting for whoever adopted it to reap it. */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 const hasTimeout = spawnSync('timeout', ['--version'], { stdio: 'ignore' }).status === 0;
 
 const LIBRARY_ROWS: Row[] = [

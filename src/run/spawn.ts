@@ -97,14 +97,28 @@ function relay(child: ChildProcess, reports: Reports | undefined): () => void {
       child.kill(signal);
     } catch {}
   };
+  // GNU timeout signals its child (us) and then the whole group: we may get the signal twice, the app once.
+  // The same signal again while one is being decided, or just after the child reported it, is that one
+  // (the kernel merges them too when they come close enough).
+  const deciding = new Set<NodeJS.Signals>();
+  const reportedAt = new Map<NodeJS.Signals, number>();
   const listeners = RELAYED.map((signal) => {
     const listener = () => {
       if (fromTerminal && TERMINAL_SIGNALS.has(signal)) return;
       if (!reports || signal === 'SIGUSR1') return send(signal);
       const since = Date.now();
+      if (deciding.has(signal) || since - (reportedAt.get(signal) ?? -Infinity) < REPORT_WAIT_MS) return;
+      deciding.add(signal);
       const poll = () => {
-        if (reports.got(signal, since)) return;
-        if (Date.now() - since >= REPORT_WAIT_MS) return send(signal);
+        if (reports.got(signal, since)) {
+          deciding.delete(signal);
+          reportedAt.set(signal, Date.now());
+          return;
+        }
+        if (Date.now() - since >= REPORT_WAIT_MS) {
+          deciding.delete(signal);
+          return send(signal);
+        }
         const timer = setTimeout(() => {
           timers.delete(timer);
           poll();
