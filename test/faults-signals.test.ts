@@ -202,10 +202,13 @@ test('the CLI killed by SIGKILL: the app sends its spans and ends, not left orph
   try {
     const cli = start(process.execPath, [BIN, process.execPath, 'app.js', 'signal-default'], {
       cwd: dir,
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
       env: hermeticEnv({
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http',
+        // Only the exit path can deliver the span; the run's guard (it kills the whole group at 60 s) comes
+        // after the wait below.
+        OTEL_BSP_SCHEDULE_DELAY: '120000',
       }),
     });
     await cli.waitForLine(/^ready$/);
