@@ -1,6 +1,7 @@
-// The fault matrix's harness (rows in test/faults-exit.test.ts and test/faults-input.test.ts). A row is an
-// app × a way out or a fault × what must happen. Each runs the app bare (`node app.js`) and under otel-run
-// (`node bin/otel-run.js node app.js`, OTLP to a receiver here), and checks: the same exit code or signal, the
+// The fault matrix's harness (rows in test/faults-exit.test.ts, test/faults-input.test.ts and
+// test/faults-signals.test.ts). A row is an app × a way out or a fault × what must happen. Each runs the app
+// bare (`node app.js`) and under otel-run (`node bin/otel-run.js node app.js`, OTLP to a receiver here; with
+// `alone`, also `NODE_OPTIONS=--require …` without the CLI), and checks: the same exit code or signal, the
 // same stdout, the app's own stderr unchanged (otel-run only adds `otel-run: ` lines, each in the house
 // format), and every span the app ended before leaving received. Bare runs are shared between rows that run
 // the same app the same way.
