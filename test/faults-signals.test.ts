@@ -65,6 +65,18 @@ const LIBRARY_ROWS: Row[] = [
     alone: true,
     expect: { code: null, signal: 'SIGTERM', stdout: 'locked true\nready\n', spans: ['before-signal'] },
   },
+  {
+    name: 'a SIGTERM handler added with prependOnceListener (ahead of all, removed as it runs): the app decides',
+    fixture: FIXTURE,
+    args: ['prepend-once'],
+    signal: 'SIGTERM',
+    alone: true,
+    expect: {
+      code: 0,
+      stdout: 'ready\ngot SIGTERM, finishing\nfinished\n',
+      spans: ['before-signal', 'on-SIGTERM'],
+    },
+  },
 ];
 
 matrix("fault matrix: other libraries' signal listeners", LIBRARY_ROWS);

@@ -65,10 +65,17 @@ function ours(): Set<Listener> {
 // opens a new handle. (The app's own 'newListener'/'removeListener' listeners, if any, see that happen.)
 const ourSignalListeners = new Map<string, Listener>();
 let rearming = false;
+// Signals whose app listener was removed in this turn of the loop. A signal is emitted in a turn of its own,
+// so one removed during it was there when the signal arrived: one that ran before ours (added with
+// prependOnceListener) and removed itself still counts as the app's.
+const removedThisTurn = new Set<string>();
 function rearm(event: unknown, removed: unknown): void {
   if (rearming || typeof event !== 'string') return;
   const listener = ourSignalListeners.get(event);
-  if (!listener || removed === listener || appListenerCount(event) > 0) return;
+  if (!listener || removed === listener) return;
+  if (removedThisTurn.size === 0) process.nextTick(() => removedThisTurn.clear());
+  removedThisTurn.add(event);
+  if (appListenerCount(event) > 0) return;
   rearming = true;
   try {
     process.removeListener(event as 'exit', listener);
@@ -97,6 +104,11 @@ export function listenHidden(event: string, listener: Listener): void {
 export function unlistenHidden(event: string, listener: Listener): void {
   if (ourSignalListeners.get(event) === listener) ourSignalListeners.delete(event);
   process.removeListener(event as 'exit', listener);
+}
+
+/** Whether the app listened for `signal` when it arrived (call from our listener, while it is emitted). */
+export function appListened(signal: string): boolean {
+  return appListenerCount(signal) > 0 || removedThisTurn.has(signal);
 }
 
 /** The app's own listeners for `event` (other libraries' included), ours left out. */

@@ -8,7 +8,7 @@
 // - The app has some: they decide. A listener that removes itself and re-raises (signal-exit does when it is
 //   alone) meets our listener again on the re-raise, and then the app has none.
 // Our listener goes first (prepended), so the count is taken before any of the app's listeners removed
-// itself. A JavaScript listener runs only when the event loop is free: while synchronous code runs, the
+// itself; one that went ahead of ours anyway (prependOnceListener) and removed itself still counts. A JavaScript listener runs only when the event loop is free: while synchronous code runs, the
 // signal waits (documented limit); and after a re-raise from an app listener the loop may run callbacks that
 // were already due before the signal comes back to us.
 //
@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import { constants } from 'node:os';
 import { ENDING_SIGNALS, ENV_SIGNAL_REPORT } from '../contract';
 import * as log from '../util/stderr';
-import { appListenerCount, listenHidden, unlistenHidden } from './hidden';
+import { appListened, listenHidden, unlistenHidden } from './hidden';
 
 export interface SignalHooks {
   /** The app does not listen: the process is about to die of `signal`; deliver what is pending now. */
@@ -56,7 +56,7 @@ export function watchSignals(withHooks?: SignalHooks): void {
   for (const signal of ENDING_SIGNALS) {
     const onSignal = () => {
       if (report) call(() => report?.(signal));
-      if (appListenerCount(signal) > 0) call(() => hooks?.appHandles(signal));
+      if (appListened(signal)) call(() => hooks?.appHandles(signal));
       else die(signal, onSignal);
     };
     try {
