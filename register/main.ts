@@ -140,6 +140,9 @@ function onFirstMessage(channels: readonly string[], fn: () => void): void {
       };
       try {
         fn();
+      } catch (err) {
+        // Thrown from a subscriber, it would become the app's uncaught exception (Node reports it so).
+        log.debug(`activating on ${String(name)}: ${log.reason(err)}`);
       } finally {
         dc.subscribe = subscribe;
       }
