@@ -65,6 +65,7 @@ function ours(): Set<Listener> {
 // opens a new handle. (The app's own 'newListener'/'removeListener' listeners, if any, see that happen.)
 const ourSignalListeners = new Map<string, Listener>();
 let rearming = false;
+let rearmInstalled = false;
 // Signals whose app listener was removed in this turn of the loop. A signal is emitted in a turn of its own,
 // so one removed during it was there when the signal arrived: one that ran before ours (added with
 // prependOnceListener) and removed itself still counts as the app's.
@@ -93,7 +94,8 @@ export function listenHidden(event: string, listener: Listener): void {
     process.on(event as 'exit', listener);
     return;
   }
-  if (ourSignalListeners.size === 0) {
+  if (!rearmInstalled) {
+    rearmInstalled = true;
     hidden.add(rearm as Listener);
     process.on('removeListener', rearm);
   }
