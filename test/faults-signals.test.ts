@@ -188,14 +188,14 @@ const LIFECYCLE_ROWS: Row[] = [
   {
     name: 'an endpoint that never answers the exit flush: the spans may have arrived, not "are lost"',
     args: ['burst'],
-    appEnv: { BURST: '20000' },
+    appEnv: { BURST: '2000' },
     receiver: { hang: true },
-    env: { OTEL_RUN_FLUSH_TIMEOUT: '500', OTEL_BSP_MAX_QUEUE_SIZE: '20000' },
+    env: { OTEL_RUN_FLUSH_TIMEOUT: '500' },
     expect: {
       code: 0,
       stdout: 'burst done\n',
       spans: [],
-      once: [/no answer within \d+ ms — they may not have arrived$/],
+      once: [/no answer within \d+ ms — they may not have arrived/],
     },
   },
 ];

@@ -155,10 +155,7 @@ function otlpHttpSlot(settings: Settings, json: boolean): ExporterSlot {
         taken = Math.min(spans.length, taken + partSize);
       }
       const lost = spans.length - taken;
-      if (lost)
-        log.warnExport(
-          `sending the last ${lost} of ${spans.length} spans to ${url} failed: the flush time (OTEL_RUN_FLUSH_TIMEOUT, ${timeoutMs} ms) was used up — they are lost`,
-        );
+      const usedUp = `the flush time (OTEL_RUN_FLUSH_TIMEOUT, ${timeoutMs} ms) was used up`;
       let body: Uint8Array = parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts);
       const requestHeaders: Record<string, string> = {
         ...headers,
@@ -179,10 +176,16 @@ function otlpHttpSlot(settings: Settings, json: boolean): ExporterSlot {
         },
         Math.max(1, deadline - Date.now()),
       );
+      // One line for both outcomes (a second one to the same endpoint would only go to debug).
+      const more = lost ? `; ${lost} more were not sent (${usedUp}) and are lost` : '';
       if (!outcome.ok)
         // Sent but not answered in time: the collector may well have them (it did, in the 200k case).
         log.warnExport(
-          `sending the last ${taken} spans to ${url} failed: ${outcome.reason} — ${outcome.unanswered ? 'they may not have arrived' : 'they are lost'}`,
+          `sending the last ${taken} spans to ${url} failed: ${outcome.reason} — ${outcome.unanswered ? 'they may not have arrived' : 'they are lost'}${more}`,
+        );
+      else if (lost)
+        log.warnExport(
+          `sending the last ${lost} of ${spans.length} spans to ${url} failed: ${usedUp} — they are lost`,
         );
       return outcome.ok && !lost;
     },
