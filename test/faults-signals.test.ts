@@ -7,6 +7,7 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { test } from 'node:test';
 import { APP, linkPackages, matrix, type Row } from './helpers/faults';
 import { startReceiver } from './helpers/otlp-receiver';
@@ -226,12 +227,17 @@ test('the CLI killed by SIGKILL: the app sends its spans and ends, not left orph
     await cli.waitForLine(/^ready$/);
     const app = Number(fs.readFileSync(`/proc/${cli.pid}/task/${cli.pid}/children`, 'utf8').trim());
     assert.ok(app > 0, 'the app runs as the CLI child');
+    const report = /(?:^|\0)OTEL_RUN_SIGNAL_REPORT=\d+:([^\0]+)/.exec(
+      fs.readFileSync(`/proc/${app}/environ`, 'utf8'),
+    )?.[1];
+    assert.ok(report && fs.existsSync(report), 'the CLI gave its child a report file');
     cli.signal('SIGKILL');
     const r = await cli.exited;
     assert.equal(r.signal, 'SIGKILL', describeResult(r));
     // Readiness, not timing: wait for the app to be gone, for at most 20 s.
     for (let i = 0; i < 200 && alive(app); i++) await new Promise((res) => setTimeout(res, 100));
     assert.ok(!alive(app), `the app (pid ${app}) still runs without its CLI`);
+    assert.ok(!fs.existsSync(path.dirname(report)), 'the orphaned app removed the CLI report folder');
     assert.ok(
       receiver.spans.some((s) => s.name === 'before-signal'),
       `span before-signal not received\n${describeResult(r)}`,

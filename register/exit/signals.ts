@@ -17,6 +17,7 @@
 // SIGKILL (which it cannot relay) is noticed, see watchParent.
 import * as fs from 'node:fs';
 import { constants } from 'node:os';
+import * as path from 'node:path';
 import { ENDING_SIGNALS, ENV_SIGNAL_REPORT } from '../contract';
 import * as log from '../util/stderr';
 import { appListened, listenHidden, unlistenHidden } from './hidden';
@@ -90,6 +91,15 @@ export function followCli(env: NodeJS.ProcessEnv): void {
     if (process.ppid === cliPid) return;
     clearInterval(timer);
     log.debug(`the otel-run CLI (pid ${cliPid}) is gone: ending like it`);
+    // The CLI cannot remove its report folder now. Only that file and folder, named as the CLI names them
+    // (src/run/spawn.ts): never anything recursive on a path read from the environment.
+    const dir = path.dirname(file);
+    if (path.basename(file) === 'received' && path.basename(dir).startsWith('otel-run-signals-')) {
+      try {
+        fs.unlinkSync(file);
+        fs.rmdirSync(dir);
+      } catch {}
+    }
     die('SIGKILL');
   }, PARENT_CHECK_MS);
   timer.unref();
