@@ -33,3 +33,20 @@ export const PACKAGE_MANAGERS: ReadonlyArray<{ file?: RegExp; dir?: string }> = 
   { file: /^pnp[mx](\.c?js)?$/ },
   { dir: 'corepack' },
 ];
+
+/**
+ * Signals whose default action ends the process: the preload flushes before it lets one end the app, and
+ * the CLI relays them to its child. (SIGUSR1 opens Node's inspector, and SIGPIPE is ignored by Node: neither
+ * ends a Node process, so the preload leaves both alone; the CLI relays SIGUSR1 as well.)
+ */
+export const ENDING_SIGNALS: readonly NodeJS.Signals[] =
+  process.platform === 'win32'
+    ? ['SIGINT', 'SIGTERM', 'SIGHUP']
+    : ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
+
+/**
+ * Set by the CLI for its direct child: `<CLI pid>:<file>`. The child's preload appends each signal it
+ * receives to the file (`<signal> <epoch ms>`), so the CLI relays only what the child did not get (a signal
+ * sent to the process group reaches both), and watches that the CLI is still its parent.
+ */
+export const ENV_SIGNAL_REPORT = 'OTEL_RUN_SIGNAL_REPORT';

@@ -6,6 +6,7 @@ import { readConfig, reportConfigProblems } from './config/read';
 import { OWN_ROOT, PACKAGE_MANAGERS, VERSION } from './contract';
 import { discover } from './discovery/discover';
 import { type Planned, plan } from './discovery/plan';
+import { followCli } from './exit/signals';
 import { setUpEsm } from './hooks/esm';
 import { onFirstRequire } from './hooks/require-hook';
 import { type SelfCheck, startSelfCheck } from './hooks/self-check';
@@ -126,17 +127,41 @@ function activateOne(state: State, p: Planned, configFor: (name: string) => Reco
   }
 }
 
-/** Global fetch never goes through require: its first call is the trigger (then fetch is restored). */
-function onFirstFetch(fn: () => void): void {
-  const g = globalThis as { fetch?: (...args: unknown[]) => unknown };
-  const original = g.fetch;
-  if (typeof original !== 'function') return;
-  const trigger = function fetch(this: unknown, ...args: unknown[]) {
-    if (g.fetch === trigger) g.fetch = original;
-    fn();
-    return original.apply(this, args);
-  };
-  g.fetch = trigger;
+/**
+ * Node's global fetch never goes through require: an instrumentor that listens on diagnostics_channel is
+ * activated by the first message on one of its channels. Nothing the app can see is patched (a wrapper
+ * around globalThis.fetch showed in its length, toString and identity, and threw when the app had made fetch
+ * read-only). A channel calls only the subscribers it had when the message was published (Node 20), so the
+ * subscriptions the instrumentor makes while it is activated are handed that first message: the first
+ * request is traced too.
+ */
+function onFirstMessage(channels: readonly string[], fn: () => void): void {
+  const dc = require('node:diagnostics_channel') as typeof import('node:diagnostics_channel');
+  let fired = false;
+  const triggers = channels.map((name) => {
+    const trigger = (message: unknown) => {
+      if (fired) return;
+      fired = true;
+      for (const [channel, t] of triggers) dc.unsubscribe(channel, t);
+      const late: Array<[string | symbol, (message: unknown, name: string | symbol) => void]> = [];
+      const subscribe = dc.subscribe;
+      dc.subscribe = (channel, onMessage) => {
+        late.push([channel, onMessage]);
+        subscribe(channel, onMessage);
+      };
+      try {
+        fn();
+      } catch (err) {
+        // Thrown from a subscriber, it would become the app's uncaught exception (Node reports it so).
+        log.debug(`activating on ${String(name)}: ${log.reason(err)}`);
+      } finally {
+        dc.subscribe = subscribe;
+      }
+      for (const [channel, onMessage] of late) if (channel === name) onMessage(message, name);
+    };
+    return [name, trigger] as const;
+  });
+  for (const [channel, trigger] of triggers) dc.subscribe(channel, trigger);
 }
 
 function arm(state: State, configFor: (name: string) => Record<string, unknown>, eagerForEsm = false): void {
@@ -162,7 +187,7 @@ function arm(state: State, configFor: (name: string) => Record<string, unknown>,
       continue;
     }
     for (const t of targets) onFirstRequire(t, go);
-    if (p.candidate.manifest.channels?.some((ch) => ch.startsWith('undici:'))) onFirstFetch(go);
+    if (p.candidate.manifest.channels?.length) onFirstMessage(p.candidate.manifest.channels, go);
   }
   // Trace context to child processes (register/context/child-process.ts): the wrappers pass through until a span exists.
   onFirstRequire('child_process', () =>
@@ -217,6 +242,8 @@ export function start(): void {
   const { isMainThread } = require('node:worker_threads') as typeof import('node:worker_threads');
   if (!isMainThread) return;
   if (isPackageManager(process.argv[1])) return;
+  // Before anything that may fail: the CLI relays a signal only when its child did not report it.
+  followCli(process.env);
 
   // Per-instrumentor options and, used alone, the config file (register/config/read.ts).
   const config = readConfig(process.env, process.cwd());

@@ -5,6 +5,7 @@
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { writeStderr } from '../util/stderr';
 import { createSlot, type Slot } from './slot';
 
 const SUCCESS = 0;
@@ -13,9 +14,7 @@ const SUCCESS = 0;
 export function writeToStderr(records: Iterable<object>, depth = 4): void {
   const { inspect } = require('node:util') as typeof import('node:util');
   for (const record of records) {
-    try {
-      process.stderr.write(`${inspect(record, { depth, breakLength: 120, colors: false })}\n`);
-    } catch {}
+    writeStderr(`${inspect(record, { depth, breakLength: 120, colors: false })}\n`);
   }
 }
 

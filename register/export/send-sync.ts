@@ -14,7 +14,10 @@ export interface SyncRequest {
   tls?: TlsFiles;
 }
 
-export type SyncOutcome = { ok: true; status: number } | { ok: false; reason: string };
+/** `unanswered`: the request went out but no answer came in time (it may have arrived). */
+export type SyncOutcome =
+  | { ok: true; status: number }
+  | { ok: false; reason: string; status?: number; unanswered?: boolean };
 
 // Plain JavaScript evaluated in the worker: it must not depend on otel-run's build layout, and it runs with
 // no preload (execArgv: []) so otel-run never instruments its own sender.
@@ -51,7 +54,27 @@ try {
 /** Room for the worker's one-line reason (an error message: host and port, never headers). */
 const REASON_BYTES = 240;
 
+/** Statuses the OTLP spec says to retry: the collector is there and asked us to come back. */
+export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([429, 502, 503, 504]);
+
+/**
+ * Posts within `timeoutMs`, retrying a retryable status while time is left: with no loop turn left, the
+ * exit path is the last chance (an asynchronous flush in 'beforeExit' used to retry, and gave the app an
+ * extra turn of the event loop to do it).
+ */
 export function postSync(request: SyncRequest, timeoutMs: number): SyncOutcome {
+  const deadline = Date.now() + timeoutMs;
+  let backoff = 100;
+  for (;;) {
+    const outcome = postOnce(request, deadline - Date.now());
+    if (outcome.ok || !RETRYABLE_STATUS.has(outcome.status ?? 0)) return outcome;
+    if (Date.now() + backoff >= deadline) return outcome;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, backoff);
+    backoff *= 2;
+  }
+}
+
+function postOnce(request: SyncRequest, timeoutMs: number): SyncOutcome {
   if (timeoutMs <= 0) return { ok: false, reason: 'the flush time (OTEL_RUN_FLUSH_TIMEOUT) was used up' };
   const { Worker } = require('node:worker_threads') as typeof import('node:worker_threads');
   const state = new SharedArrayBuffer(8 + REASON_BYTES);
@@ -76,10 +99,11 @@ export function postSync(request: SyncRequest, timeoutMs: number): SyncOutcome {
   const result = Atomics.wait(flag, 0, 0, timeoutMs);
   const code = Atomics.load(flag, 0);
   // The worker is left to die with the process; terminating it here would block on its teardown.
-  if (result === 'timed-out' && code === 0) return { ok: false, reason: `no answer within ${timeoutMs} ms` };
+  if (result === 'timed-out' && code === 0)
+    return { ok: false, reason: `no answer within ${timeoutMs} ms`, unanswered: true };
   const status = Atomics.load(flag, 1);
   if (code === 1 && status >= 200 && status < 300) return { ok: true, status };
-  if (status) return { ok: false, reason: `HTTP ${status}` };
+  if (status) return { ok: false, reason: `HTTP ${status}`, status };
   const bytes = new Uint8Array(state, 8);
   const end = bytes.indexOf(0);
   // Copied out: TextDecoder refuses views of shared memory.

@@ -5,10 +5,9 @@
 // OTEL_RUN_FLUSH_TIMEOUT, 3.4 s). Retries follow the OTLP spec: 429, 502, 503, 504 and connection errors,
 // with exponential backoff until the request's deadline. Every request is answered once; nothing throws.
 import type { Agent } from 'node:http';
-import type { SyncOutcome, SyncRequest } from './send-sync';
+import { RETRYABLE_STATUS, type SyncOutcome, type SyncRequest } from './send-sync';
 import { readTls } from './tls';
 
-const RETRYABLE = new Set([429, 502, 503, 504]);
 const MAX_ATTEMPTS = 5;
 
 interface Attempt {
@@ -62,7 +61,12 @@ function agentFor(protocol: string): Agent {
   return agent;
 }
 
-function attempt(req: SyncRequest, left: number, done: (a: Attempt) => void): void {
+function attempt(
+  req: SyncRequest,
+  left: number,
+  done: (a: Attempt) => void,
+  written?: (whole: boolean) => void,
+): void {
   let finished = false;
   const finish = (a: Attempt) => {
     if (finished) return;
@@ -87,6 +91,8 @@ function attempt(req: SyncRequest, left: number, done: (a: Attempt) => void): vo
       res.on('end', () => finish({ status: res.statusCode ?? 0 }));
       res.on('error', (err) => finish({ error: reasonOf(err) }));
     });
+    // 'finish': the whole request was handed to the kernel, which delivers it even if the process ends now.
+    if (written) r.on('finish', () => written(true));
     r.on('timeout', () => r.destroy(new Error(`no answer within ${left} ms`)));
     r.on('error', (err) => finish({ error: reasonOf(err) }));
     r.end(Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength));
@@ -95,7 +101,7 @@ function attempt(req: SyncRequest, left: number, done: (a: Attempt) => void): vo
   }
 }
 
-// Once the process is ending (exit/shutdown.ts calls stopRetrying at beforeExit), a request that could not connect
+// Once the process is ending (exit/shutdown.ts calls stopRetrying on the way out), a request that could not connect
 // is not tried again: a collector that is not there will not appear within the exit budget, and every retry
 // would only hold an ending script open (measured: 3.1 s for a 60 ms script with no collector running). A
 // collector that answers 429/502/503/504 is there and asked us to come back: that retry still happens,
@@ -109,8 +115,15 @@ export function stopRetrying(): void {
   for (const giveUp of [...pendingReconnects]) giveUp();
 }
 
-/** Posts one request, retrying within `timeoutMs`; resolves with the outcome (never rejects). */
-export function postAsync(req: SyncRequest, timeoutMs: number): Promise<SyncOutcome> {
+/**
+ * Posts one request, retrying within `timeoutMs`; resolves with the outcome (never rejects). `written` hears
+ * when an attempt's request has left whole, and that a failed attempt's has to go again.
+ */
+export function postAsync(
+  req: SyncRequest,
+  timeoutMs: number,
+  written?: (whole: boolean) => void,
+): Promise<SyncOutcome> {
   return new Promise((resolve) => {
     const deadline = Date.now() + timeoutMs;
     let backoff = 1000;
@@ -121,33 +134,39 @@ export function postAsync(req: SyncRequest, timeoutMs: number): Promise<SyncOutc
         resolve({ ok: false, reason: `no answer within ${timeoutMs} ms` });
         return;
       }
-      attempt(req, left, (a) => {
-        tries++;
-        if (a.status !== undefined && a.status >= 200 && a.status < 300) {
-          resolve({ ok: true, status: a.status });
-          return;
-        }
-        const reason = a.status ? `HTTP ${a.status}` : (a.error ?? 'failed');
-        const wait = backoff * (0.8 + Math.random() * 0.4);
-        const retryable = a.error !== undefined || RETRYABLE.has(a.status ?? 0);
-        const unreachable = a.error !== undefined;
-        if (retryable && !(ending && unreachable) && tries < MAX_ATTEMPTS && Date.now() + wait < deadline) {
-          backoff *= 1.5;
-          const giveUp = () => {
-            clearTimeout(timer);
-            pendingReconnects.delete(giveUp);
-            resolve({ ok: false, reason });
-          };
-          const timer = setTimeout(() => {
-            pendingReconnects.delete(giveUp);
-            go();
-          }, wait);
-          timer.unref();
-          if (unreachable) pendingReconnects.add(giveUp);
-          return;
-        }
-        resolve({ ok: false, reason });
-      });
+      attempt(
+        req,
+        left,
+        (a) => {
+          tries++;
+          if (a.status !== undefined && a.status >= 200 && a.status < 300) {
+            resolve({ ok: true, status: a.status });
+            return;
+          }
+          written?.(false);
+          const reason = a.status ? `HTTP ${a.status}` : (a.error ?? 'failed');
+          const wait = backoff * (0.8 + Math.random() * 0.4);
+          const retryable = a.error !== undefined || RETRYABLE_STATUS.has(a.status ?? 0);
+          const unreachable = a.error !== undefined;
+          if (retryable && !(ending && unreachable) && tries < MAX_ATTEMPTS && Date.now() + wait < deadline) {
+            backoff *= 1.5;
+            const giveUp = () => {
+              clearTimeout(timer);
+              pendingReconnects.delete(giveUp);
+              resolve({ ok: false, reason });
+            };
+            const timer = setTimeout(() => {
+              pendingReconnects.delete(giveUp);
+              go();
+            }, wait);
+            timer.unref();
+            if (unreachable) pendingReconnects.add(giveUp);
+            return;
+          }
+          resolve({ ok: false, reason });
+        },
+        written,
+      );
     };
     go();
   });

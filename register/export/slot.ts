@@ -9,7 +9,8 @@ import { type OtlpTarget, otlpTarget, type Signal, targetLabel } from './target'
 
 /** What a slot's exporter does with one batch (`B`: spans, log records, or one collection of metrics). */
 export interface BatchExporter<B> {
-  export(batch: B, done: (result: ExportResult) => void): void;
+  /** `written`, where the exporter can tell: whether the batch's request has left whole (true) or must be resent (false). */
+  export(batch: B, done: (result: ExportResult) => void, written?: (whole: boolean) => void): void;
   forceFlush?(): Promise<void>;
   shutdown(): Promise<void>;
 }
@@ -21,6 +22,8 @@ export interface Slot<B> {
   exporter(): BatchExporter<B>;
   /** Delivers the batch before returning, within `timeoutMs`; false when it could not be. */
   exportSync(batch: B, timeoutMs: number): boolean;
+  /** Whether exportSync really delivers (OTLP over HTTP, the console), or only starts the export (grpc, zipkin). */
+  readonly synchronous: boolean;
   /** Shuts the exporter down if it was ever built (a slot that never exported loads nothing for it). */
   shutdown(): Promise<void>;
   /** The longest an item may wait in its batch for this slot (the terminal view wants it short). */
@@ -50,6 +53,7 @@ export function createSlot<B>(parts: SlotParts<B>): Slot<B> {
   return {
     label: parts.label,
     exporter,
+    synchronous: parts.exportSync !== undefined,
     exportSync:
       parts.exportSync ??
       ((batch) => {
@@ -100,11 +104,19 @@ export function otlpSlot<B>(settings: Settings, signal: Signal, describe: (batch
     exportSync(batch, timeoutMs) {
       const { postSerialized } = require('./otlp') as typeof import('./otlp');
       const outcome = postSerialized(signal, batch, target, timeoutMs);
+      // One line for every outcome (a second one to the same endpoint would only go to debug).
+      const usedUp = `the flush time (OTEL_RUN_FLUSH_TIMEOUT, ${timeoutMs} ms) was used up`;
+      const more = outcome.lost ? `; ${outcome.lost} more were not sent (${usedUp}) and are lost` : '';
       if (!outcome.ok)
+        // Sent but not answered in time: the collector may well have them (it did, with 200k spans).
         log.warnExport(
-          `sending the last ${describe(batch)} to ${target.url} failed: ${outcome.reason} — they are lost`,
+          `sending the last ${describe(batch)} to ${target.url} failed: ${outcome.reason} — ${outcome.unanswered ? 'they may not have arrived' : 'they are lost'}${more}`,
         );
-      return outcome.ok;
+      else if (outcome.lost)
+        log.warnExport(
+          `sending the last ${describe(batch)} to ${target.url}: ${usedUp} — ${outcome.lost} are lost`,
+        );
+      return outcome.ok && !outcome.lost;
     },
   });
 }

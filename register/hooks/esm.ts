@@ -22,7 +22,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Planned } from '../discovery/plan';
 import { findNearestPackage, readPackageJson } from '../util/package-json';
 import * as log from '../util/stderr';
-import { fire, hasPending, moduleNameOf, packageOfFile } from './require-hook';
+import { fire, hasPending, moduleNameOf, packageOfFile, wrapDirectLoads } from './require-hook';
 
 export type EsmMode = 'auto' | 'on' | 'off';
 
@@ -459,6 +459,8 @@ function registerEsmHooks(
   reason: string,
   inThreadOnly = false,
 ): EsmSetup {
+  // ES modules import CommonJS through Module._load, from the first import on.
+  wrapDirectLoads();
   const copies = iitmCopies(enabled);
   // Instrumentors that patch exports without import-in-the-middle still need its loader for builtins and ES
   // module targets (the import trigger): otel-run's own copy then.

@@ -10,9 +10,13 @@
 //   (`require(require.resolve('pg'))`, `require('./node_modules/pg')`), which are matched, as
 //   require-in-the-middle does, on the package of the resolved file (the folder after the last node_modules);
 // - process.getBuiltinModule (Node >= 20.16, 22.3), which require-in-the-middle wraps since 7.4;
-// - Module._load called directly (the main entry, `--require` preloads, an ES module importing CommonJS):
+// - Module._load called directly (an ES module importing CommonJS, require(esm) graphs on Node 20):
 //   require-in-the-middle never sees those, but the instrumentor built here then patches the package's own
-//   internal requires.
+//   internal requires. That wrapper goes in at the first require() or getBuiltinModule() call, when ES
+//   module hooks are registered, or on the first tick (before any import() can reach CommonJS: Node drains
+//   the tick queue before promise jobs), not at start: a CommonJS entry is itself loaded through
+//   Module._load, and a wrapper in place then would stand in every stack trace the app's top-level code
+//   prints (an uncaught error's trace must read as it does without otel-run).
 import { isBuiltin } from 'node:module';
 import * as path from 'node:path';
 import * as log from '../util/stderr';
@@ -115,6 +119,7 @@ function install(): void {
   if (installed) return;
   installed = true;
   const Module = require('node:module') as unknown as ModuleInternals;
+  process.nextTick(wrapDirectLoads);
 
   // The package a require() id loads, or undefined when nothing is waiting for it.
   const waitingFor = (id: unknown, parent: unknown): string | undefined => {
@@ -135,6 +140,7 @@ function install(): void {
 
   const originalRequire = Module.prototype.require;
   Module.prototype.require = function otelRunRequire(this: unknown, id: unknown) {
+    if (!loadWrapped) wrapDirectLoads();
     const name = waitingFor(id, this);
     if (name !== undefined) {
       const done = fireAndRedispatch(
@@ -155,6 +161,7 @@ function install(): void {
   const originalGetBuiltin = proc.getBuiltinModule;
   if (typeof originalGetBuiltin === 'function') {
     proc.getBuiltinModule = function getBuiltinModule(this: unknown, id: unknown) {
+      if (!loadWrapped) wrapDirectLoads();
       if (pending.size !== 0 && typeof id === 'string' && isBuiltin(id)) {
         const name = moduleNameOf(id);
         if (name !== undefined && pending.has(name) && !dispatching.has(name)) {
@@ -173,7 +180,15 @@ function install(): void {
       return originalGetBuiltin.apply(this, arguments as unknown as unknown[]);
     };
   }
+}
 
+let loadWrapped = false;
+
+/** Wraps Module._load (see the header for why not at start); once. */
+export function wrapDirectLoads(): void {
+  if (loadWrapped) return;
+  loadWrapped = true;
+  const Module = require('node:module') as unknown as ModuleInternals;
   const originalLoad = Module._load;
   Module._load = function otelRunLoad(this: unknown, request: unknown, parent: unknown) {
     // Only absolute paths: a require() reached Module.prototype.require first, with the id as written; what

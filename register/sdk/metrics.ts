@@ -1,7 +1,7 @@
 // The metrics signal: one MeterProvider with a reader per OTEL_METRICS_EXPORTER entry (otlp over the chosen
 // protocol, prometheus, console on stderr). Built with the tracing SDK, and only when a metrics exporter is
 // selected: with OTEL_METRICS_EXPORTER=none nothing of sdk-metrics is ever loaded. Pending metrics leave by
-// the same exit paths as spans (exit/shutdown.ts): an async flush at beforeExit, a synchronous collect and post on
+// the same exit paths as spans (exit/shutdown.ts): a synchronous collect and post on
 // the exit and signal paths (sdk/metrics-sync.ts, export/send-sync.ts). OTLP/HTTP requests go out with unref'd sockets and
 // timers (export/send.ts), so an export in flight never holds an ending app open.
 import type { Resource } from '@opentelemetry/resources';
@@ -180,10 +180,9 @@ export function createMetrics(settings: Settings, resource: Resource): MetricsSd
 }
 
 /**
- * Metrics are never "empty" like a span queue: a flush always collects. So the beforeExit flush runs once per
- * quiet moment: after it completes, the next beforeExit (caused by the flush's own request ending) does not
- * start another, and the exit that follows does not collect again unless that flush failed; work the app
- * schedules after that gets its own flush at the next beforeExit.
+ * Metrics are never "empty" like a span queue: a flush always collects. The asynchronous flush (started when
+ * a signal reaches an app that handles it) runs once per quiet moment, and the exit that follows does not
+ * collect again unless that flush failed.
  */
 function exitFlush(push: PushReader[]): ExitFlush {
   let justFlushed = false;

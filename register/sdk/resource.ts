@@ -87,10 +87,15 @@ export function buildResource(
   if (service.source === 'OTEL_SERVICE_NAME' || service.source === 'resource attributes') {
     resource = resource.merge(resources.resourceFromAttributes({ 'service.name': service.name }));
   }
-  return resource.merge(
+  const built = resource.merge(
     resources.resourceFromAttributes({
       'telemetry.distro.name': DISTRO_NAME,
       'telemetry.distro.version': app.version,
     }),
   );
+  // Detectors that read asynchronously (host.id) leave the resource "pending" until someone awaits it; the
+  // synchronous exit path cannot, and serialising a pending resource logs an SDK error. Awaited now, it is
+  // settled long before any exit (no handle is added: the detectors' own reads are already under way).
+  built.waitForAsyncAttributes?.().catch(() => {});
+  return built;
 }
