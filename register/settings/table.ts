@@ -78,6 +78,8 @@ export interface Settings extends SignalSettings {
   /** ES module hooks (register/hooks/esm.ts). */
   esm: 'auto' | 'on' | 'off';
   config?: string;
+  /** The OpenTelemetry configuration file (register/otel-config/). */
+  otelConfigFile?: string;
 }
 
 export const LOG_LEVELS = ['none', 'error', 'warn', 'info', 'debug', 'verbose', 'all'] as const;
@@ -376,6 +378,14 @@ export const SPECS: readonly SettingSpec[] = [
     flag: 'config',
     group: 'otel-run',
     description: 'config file to read instead of searching for one',
+  },
+  {
+    key: 'otelConfigFile',
+    env: 'OTEL_CONFIG_FILE',
+    kind: 'string',
+    group: 'General',
+    description:
+      'OpenTelemetry configuration file (YAML, file_format 1.x): replaces every other OTEL_* setting (docs/configuration.md)',
   },
   ...SIGNAL_SPECS,
 ];
