@@ -110,7 +110,7 @@ function unsetReferences(
         const entry = {
           key: showKey(keys),
           line: lineOf(keys),
-          message: `\${${name}} is not set and has no default: the value is ${whole ? 'empty (null)' : JSON.stringify(text.replace(m[0], ''))}`,
+          message: `\${${name}} is not set and has no default — the value is ${whole ? 'empty (null)' : JSON.stringify(text.replace(m[0], ''))}`,
         };
         (whole && name.startsWith('OTEL_') ? notes : warnings).push(entry);
       }
@@ -187,7 +187,7 @@ export function parseOtelConfigFile(given: string, cwd: string, env: NodeJS.Proc
     throw new OtelConfigError(
       file,
       '(YAML)',
-      `not valid YAML: ${syntax.message.split('\n')[0]}`,
+      `not valid YAML: ${(syntax.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}`,
       syntax.linePos?.[0]?.line,
     );
   }

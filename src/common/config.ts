@@ -196,6 +196,9 @@ export async function resolveChildEnv(
     if (checked.hasFunctions) env[ENV_CONFIG_MODULE] = loaded.file;
     else delete env[ENV_CONFIG_MODULE];
   }
+  // Read in the child, whose working directory may differ: handed down as an absolute path.
+  const otelFile = env.OTEL_CONFIG_FILE?.trim();
+  if (otelFile) env.OTEL_CONFIG_FILE = path.resolve(cwd, otelFile);
   env[ENV_RESOLVED] = '1';
   return env;
 }

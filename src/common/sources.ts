@@ -72,7 +72,11 @@ export function resolveSettings(
   Object.assign(vars, layerEnv([fileLayer?.vars ?? {}, env, flags]));
   const problems: Problem[] = [];
   const settings = readSettings(vars, (p) => problems.push(p));
-  return { settings, origins, vars, problems, configFile: fileLayer?.file, fileLayer };
+  const resolved: Resolved = { settings, origins, vars, problems, configFile: fileLayer?.file, fileLayer };
+  // The OpenTelemetry configuration file replaces the OTEL_* layer (src/common/otel-config.ts).
+  if (!vars.OTEL_CONFIG_FILE?.trim()) return resolved;
+  const { withOtelConfig } = require('./otel-config') as typeof import('./otel-config');
+  return withOtelConfig(resolved, cwd);
 }
 
 /** A setting's value for display: secrets show their keys only, never a value. */

@@ -145,5 +145,10 @@ export async function run(argv: string[]): Promise<number> {
   }
   const entries = envEntries(flags, process.env, process.cwd(), registerPath, !!opts.view);
   process.stdout.write(render(entries, opts.format as Format));
+  const otelFile = entries.find((e) => e.name === 'OTEL_CONFIG_FILE')?.value;
+  if (otelFile) {
+    const { otelConfigComments } = require('../common/otel-config') as typeof import('../common/otel-config');
+    process.stdout.write(`${otelConfigComments({ ...process.env, OTEL_CONFIG_FILE: otelFile }, process.cwd()).join('\n')}\n`);
+  }
   return 0;
 }
