@@ -148,7 +148,9 @@ export async function run(argv: string[]): Promise<number> {
   const otelFile = entries.find((e) => e.name === 'OTEL_CONFIG_FILE')?.value;
   if (otelFile) {
     const { otelConfigComments } = require('../common/otel-config') as typeof import('../common/otel-config');
-    process.stdout.write(`${otelConfigComments({ ...process.env, OTEL_CONFIG_FILE: otelFile }, process.cwd()).join('\n')}\n`);
+    process.stdout.write(
+      `${otelConfigComments({ ...process.env, OTEL_CONFIG_FILE: otelFile }, process.cwd()).join('\n')}\n`,
+    );
   }
   return 0;
 }
