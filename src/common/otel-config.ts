@@ -4,8 +4,28 @@
 import { ownLayer } from '../../register/otel-config/apply';
 import { mapModel } from '../../register/otel-config/map';
 import { OtelConfigError, parseOtelConfigFile } from '../../register/otel-config/parse';
-import { type Problem, readSettings, type Settings, SPECS } from '../../register/settings/table';
-import type { Origin, Resolved } from './sources';
+import {
+  type Problem,
+  readSettings,
+  type SettingSpec,
+  type Settings,
+  SPECS,
+} from '../../register/settings/table';
+
+/** As src/common/sources.ts's Origin (not imported: sources.ts requires this file). */
+interface Origin {
+  source: 'flag' | 'env' | 'file' | 'default';
+  raw?: string;
+  file?: string;
+}
+
+/** The part of src/common/sources.ts's Resolved this file reads and replaces. */
+interface ResolvedLike {
+  settings: Settings;
+  origins: Record<string, Origin>;
+  vars: Record<string, string>;
+  problems: Problem[];
+}
 
 export interface OtelConfigView {
   /** Absolute path. */
@@ -58,7 +78,7 @@ export function readOtelConfigView(vars: NodeJS.ProcessEnv, cwd: string): OtelCo
 }
 
 /** `resolved` with the file in place of the OTEL_* layer: otel-run's own settings keep their origins. */
-export function withOtelConfig(resolved: Resolved, cwd: string): Resolved {
+export function withOtelConfig<R extends ResolvedLike>(resolved: R, cwd: string): R {
   const view = readOtelConfigView(resolved.vars, cwd);
   const own = ownLayer(resolved.vars);
   const origins: Record<string, Origin> = {};
@@ -81,8 +101,11 @@ export function withOtelConfig(resolved: Resolved, cwd: string): Resolved {
  * For `otel-run env`: comment lines (valid in a shell script, a Dockerfile and YAML) saying which effective
  * values the file gives and where in it. The file itself must travel with the app: its path is printed.
  */
-export function otelConfigComments(vars: NodeJS.ProcessEnv, cwd: string): string[] {
-  const { displayValue } = require('./sources') as typeof import('./sources');
+export function otelConfigComments(
+  vars: NodeJS.ProcessEnv,
+  cwd: string,
+  displayValue: (spec: SettingSpec, settings: Settings) => string,
+): string[] {
   const view = readOtelConfigView(vars, cwd);
   const lines = [
     `# OTEL_CONFIG_FILE ${view.file} configures the SDK: the OTEL_* variables count only through \${…} in it.`,

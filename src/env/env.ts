@@ -8,7 +8,7 @@ import { ENV_INSTRUMENTATION_CONFIG, ENV_RESOLVED, REGISTER_ENTRY, VERSION } fro
 import { SPECS } from '../../register/settings/table';
 import { addSettingOptions, flagsToEnv, UsageError, VIEW_OFF, viewExporters } from '../common/flags';
 import { parseSubcommand } from '../common/parse-args';
-import { differsFromDefault, resolveSettings, withViewDefaults } from '../common/sources';
+import { differsFromDefault, displayValue, resolveSettings, withViewDefaults } from '../common/sources';
 import { withPreload } from '../run/node-options';
 
 export const FORMATS = ['shell', 'dockerfile', 'k8s'] as const;
@@ -149,7 +149,7 @@ export async function run(argv: string[]): Promise<number> {
   if (otelFile) {
     const { otelConfigComments } = require('../common/otel-config') as typeof import('../common/otel-config');
     process.stdout.write(
-      `${otelConfigComments({ ...process.env, OTEL_CONFIG_FILE: otelFile }, process.cwd()).join('\n')}\n`,
+      `${otelConfigComments({ ...process.env, OTEL_CONFIG_FILE: otelFile }, process.cwd(), displayValue).join('\n')}\n`,
     );
   }
   return 0;
