@@ -212,6 +212,26 @@ function processorsOf(
   return out;
 }
 
+function describeSampler(spec: SamplerSpec): string {
+  switch (spec.type) {
+    case 'trace_id_ratio_based':
+      return `trace_id_ratio_based(${spec.ratio})`;
+    case 'parent_based': {
+      const parts = [`root=${describeSampler(spec.root)}`];
+      const more: Array<[string, SamplerSpec | undefined]> = [
+        ['remote_parent_sampled', spec.remoteParentSampled],
+        ['remote_parent_not_sampled', spec.remoteParentNotSampled],
+        ['local_parent_sampled', spec.localParentSampled],
+        ['local_parent_not_sampled', spec.localParentNotSampled],
+      ];
+      for (const [k, v] of more) if (v) parts.push(`${k}=${describeSampler(v)}`);
+      return `parent_based(${parts.join(', ')})`;
+    }
+    default:
+      return spec.type;
+  }
+}
+
 const SAMPLER_TYPES = ['always_on', 'always_off', 'trace_id_ratio_based', 'parent_based'];
 const DEFAULT_SAMPLER: SamplerSpec = { type: 'parent_based', root: { type: 'always_on' } };
 
@@ -460,6 +480,7 @@ export function mapModel(parsed: ParsedFile, base: Settings, env: NodeJS.Process
   const m: Model = parsed.model;
   const s: Settings = {
     ...base,
+    otelConfigFile: parsed.file,
     resourceAttributes: {},
     disabledInstrumentations: [...base.disabledInstrumentations],
   };
@@ -532,7 +553,8 @@ export function mapModel(parsed: ParsedFile, base: Settings, env: NodeJS.Process
       maxExportBatchSize: 512,
     });
     sampler = samplerOf(w, tp.sampler, ['tracer_provider', 'sampler']) ?? DEFAULT_SAMPLER;
-    if (given(tp.sampler)) w.origin('OTEL_TRACES_SAMPLER', ['tracer_provider', 'sampler']);
+    // Samplers are one-of objects whose leaves are null (`always_on:`): present is given.
+    if (tp.sampler != null) w.origin('OTEL_TRACES_SAMPLER', ['tracer_provider', 'sampler']);
     const l = isObject(tp.limits) ? tp.limits : {};
     const lAt = ['tracer_provider', 'limits'];
     w.rest(l, lAt, [
@@ -563,6 +585,9 @@ export function mapModel(parsed: ParsedFile, base: Settings, env: NodeJS.Process
       s.bspMaxExportBatchSize = firstBatch.options.maxExportBatchSize;
     }
   }
+  // For the startup line, doctor and env: the composition as text (the SDK builds from `sampler`).
+  s.tracesSampler = describeSampler(sampler);
+  s.tracesSamplerArg = undefined;
   s.tracesExporter = exporterNames(spans);
   w.origin('OTEL_TRACES_EXPORTER', ['tracer_provider', 'processors']);
   summarise(w, s, 'traces', spans, ['tracer_provider', 'processors']);

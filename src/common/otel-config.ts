@@ -49,9 +49,14 @@ export function readOtelConfigView(vars: NodeJS.ProcessEnv, cwd: string): OtelCo
         source: 'file',
         file: `${parsed.file}${o.line === undefined ? '' : `:${o.line}`} (${o.key})`,
       };
-    const problems = [...parsed.warnings, ...mapped.findings].map((f) => ({
+    // What otel-run does not support is a warning in doctor, not a problem (`level`, read by doctor).
+    const problems = [
+      ...parsed.warnings.map((f) => ({ ...f, kind: 'error' as const })),
+      ...mapped.findings,
+    ].map((f) => ({
       source: `${parsed.file}${f.line === undefined ? '' : `:${f.line}`} ${f.key}`,
       message: `${f.key}: ${f.message}`,
+      ...(f.kind === 'gap' ? { level: 'warn' as const } : {}),
     }));
     return {
       file: parsed.file,
