@@ -4,10 +4,22 @@
 // CLI; what they configure is checked where it lands, at the real OTLP receiver. Bad files: one line naming
 // the file, the key and its line, and the app runs unchanged; strict mode stops the start.
 import * as assert from 'node:assert/strict';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { startGrpcReceiver } from './helpers/grpc-receiver';
 import { type ReceivedSpan, type Receiver, startReceiver } from './helpers/otlp-receiver';
-import { BIN, describeResult, FIXTURES, hermeticEnv, REGISTER, type RunResult, run } from './helpers/run';
+import {
+  BIN,
+  describeResult,
+  FIXTURES,
+  hermeticEnv,
+  REGISTER,
+  type RunResult,
+  run,
+  start,
+} from './helpers/run';
 
 const APP_DIR = path.join(FIXTURES, 'signals-app');
 const FILES = path.join(FIXTURES, 'otel-config');
@@ -30,6 +42,22 @@ function unharmed(r: RunResult): void {
   assert.equal(r.code, 0, describeResult(r));
   assert.equal(r.signal, null, describeResult(r));
   assert.deepEqual(plainLines(r.stdout), plainLines(bare.stdout), describeResult(r));
+}
+
+function fetchText(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    // agent: false: a kept-alive connection would hold the app's server open.
+    http
+      .get(url, { agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve(body));
+      })
+      .on('error', reject);
+  });
 }
 
 /** otel-run's own stderr lines, without the app's and the fixture's. */
@@ -175,6 +203,54 @@ describe('what only the file can say', () => {
     assert.equal(q.headers['x-team'], 'payments', '`headers` wins over `headers_list`');
     assert.equal(q.headers['x-tenant'], 'acme');
     assert.deepEqual(byPath('/v1/metrics'), [], 'no meter_provider: no metrics');
+  });
+
+  test('several span exporters with their own targets (gRPC with headers, Zipkin, console) and a Prometheus pull reader', async () => {
+    const grpc = await startGrpcReceiver();
+    const zipkin: Array<{ name: string; kind?: string; localEndpoint?: { serviceName?: string } }> = [];
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => {
+        body += d;
+      });
+      req.on('end', () => {
+        if (req.url === '/api/v2/spans') zipkin.push(...JSON.parse(body));
+        res.statusCode = 202;
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const app = start(process.execPath, ['app.js', 'serve'], {
+      cwd: APP_DIR,
+      env: hermeticEnv({
+        NODE_OPTIONS: PRELOAD,
+        OTEL_CONFIG_FILE: path.join(FILES, 'several.yaml'),
+        OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http',
+        GRPC_RECEIVER: grpc.url,
+        ZIPKIN_RECEIVER: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      }),
+    });
+    try {
+      const port = (await app.waitForLine(/^listening \d+$/)).split(' ')[1];
+      await fetchText(`http://127.0.0.1:${port}/hello`);
+      const spans = await grpc.waitForSpans((all) => all.some((x) => x.kind === 2));
+      assert.equal(spans.find((x) => x.kind === 2)!.resource['service.name'], 'several-svc');
+      assert.equal(grpc.metadata[0]?.['x-grpc-team'], 'infra');
+      const deadline = Date.now() + 10_000;
+      while (!zipkin.some((x) => x.kind === 'SERVER') && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 25));
+      assert.equal(zipkin.find((x) => x.kind === 'SERVER')?.localEndpoint?.serviceName, 'several-svc');
+      assert.match(app.stderr(), /GET|\/hello/, 'the console exporter writes on stderr');
+      const url = (await app.waitForLine(/Prometheus metrics at /)).replace(/^.*Prometheus metrics at /, '');
+      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      assert.match(await fetchText(url), /http_server_request_duration/);
+      assert.doesNotMatch(app.stdout(), /otel-run|GET/, 'nothing of otel-run on stdout');
+    } finally {
+      app.killGroup('SIGKILL');
+      await app.exited;
+      server.close();
+      await grpc.close();
+    }
   });
 
   test('disabled: true turns everything off', async () => {
