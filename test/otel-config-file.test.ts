@@ -179,7 +179,7 @@ for (const way of ['preload', 'cli'] as const) {
 }
 
 describe('what only the file can say', () => {
-  test('a composed parent_based sampler, OTLP/JSON with headers and headers_list, typed resource attributes, limits, an instrumentor turned off', async () => {
+  test('a composed parent_based sampler, OTLP/JSON with headers and headers_list, typed resource attributes, limits, a view, an instrumentor turned off', async () => {
     receiver.reset();
     const r = await runWith('preload', 'composed.yaml', { RECEIVER: receiver.url });
     unharmed(r);
@@ -202,7 +202,18 @@ describe('what only the file can say', () => {
     assert.match(q.contentType, /json/);
     assert.equal(q.headers['x-team'], 'payments', '`headers` wins over `headers_list`');
     assert.equal(q.headers['x-tenant'], 'acme');
-    assert.deepEqual(byPath('/v1/metrics'), [], 'no meter_provider: no metrics');
+    // The view renames the server duration, keeps one attribute and sets its buckets; the reader is delta.
+    const metrics = await receiver.waitForMetrics((m) => m.some((x) => x.name === 'server.duration'));
+    const duration = metrics.find((x) => x.name === 'server.duration')!;
+    assert.equal(duration.aggregationTemporality, 1, 'temporality_preference: delta');
+    assert.ok(!metrics.some((x) => x.name === 'http.server.request.duration'));
+    const point = duration.dataPoints[0] as {
+      attributes: Record<string, unknown>;
+      explicitBounds?: number[];
+    };
+    assert.deepEqual(Object.keys(point.attributes), ['http.request.method']);
+    assert.deepEqual(point.explicitBounds, [1, 10, 100]);
+    assert.match(byPath('/v1/metrics')[0]!.contentType, /json/);
   });
 
   test('several span exporters with their own targets (gRPC with headers, Zipkin, console) and a Prometheus pull reader', async () => {

@@ -39,6 +39,33 @@ export function simpleOptions(exportTimeout: number): BatchOptions {
   return { scheduleDelay: 0, exportTimeout, maxQueueSize: 2048, maxExportBatchSize: 1 };
 }
 
+/** A metric view (the file's `meter_provider.views`), free of SDK types: sdk/metrics.ts builds it. */
+export interface ViewPlan {
+  instrumentName?: string;
+  /** sdk-metrics' InstrumentType value: COUNTER, HISTOGRAM, … */
+  instrumentType?: string;
+  instrumentUnit?: string;
+  meterName?: string;
+  meterVersion?: string;
+  meterSchemaUrl?: string;
+  name?: string;
+  description?: string;
+  aggregation?: {
+    kind:
+      | 'default'
+      | 'drop'
+      | 'sum'
+      | 'last_value'
+      | 'explicit_bucket_histogram'
+      | 'base2_exponential_bucket_histogram';
+    boundaries?: number[];
+    recordMinMax?: boolean;
+    maxSize?: number;
+  };
+  cardinalityLimit?: number;
+  attributeKeys?: { included?: string[]; excluded?: string[] };
+}
+
 /** What the configuration file decides beyond the settings: the SDK builds from this instead. */
 export interface DeclaredPipelines {
   /** The file's path, for messages. */
@@ -46,6 +73,7 @@ export interface DeclaredPipelines {
   spans: ProcessorPlan[];
   logs: ProcessorPlan[];
   readers: ReaderPlan[];
+  views: ViewPlan[];
   sampler: import('../sdk/sampler').SamplerSpec;
   /** Typed resource attributes (the settings carry them as strings, for the service name). */
   resourceAttributes: import('@opentelemetry/api').Attributes;

@@ -12,7 +12,7 @@ import type {
   ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type { ExitFlush } from '../exit/shutdown';
-import type { ReaderPlan } from '../export/pipeline';
+import type { ReaderPlan, ViewPlan } from '../export/pipeline';
 import { otlpSlotTo, type Slot } from '../export/slot';
 import { otlpTarget } from '../export/target';
 import { selected } from '../settings/endpoints';
@@ -152,8 +152,57 @@ function readersFromSettings(settings: Settings): ReaderPlan[] {
   return out;
 }
 
-/** `plans`: the configuration file's readers; without it, the settings'. */
-export function createMetrics(settings: Settings, resource: Resource, plans?: ReaderPlan[]): MetricsSdk {
+/** The configuration file's views as the SDK's. */
+function viewOptions(sdk: Sdk, views: ViewPlan[]): import('@opentelemetry/sdk-metrics').ViewOptions[] {
+  const { AggregationType: A } = sdk;
+  return views.map((v) => {
+    const a = v.aggregation;
+    let aggregation: import('@opentelemetry/sdk-metrics').AggregationOption | undefined;
+    if (a?.kind === 'drop') aggregation = { type: A.DROP };
+    else if (a?.kind === 'sum') aggregation = { type: A.SUM };
+    else if (a?.kind === 'last_value') aggregation = { type: A.LAST_VALUE };
+    else if (a?.kind === 'explicit_bucket_histogram')
+      aggregation = a.boundaries
+        ? {
+            type: A.EXPLICIT_BUCKET_HISTOGRAM,
+            options: { boundaries: a.boundaries, recordMinMax: a.recordMinMax },
+          }
+        : { type: A.EXPLICIT_BUCKET_HISTOGRAM };
+    else if (a?.kind === 'base2_exponential_bucket_histogram')
+      aggregation = {
+        type: A.EXPONENTIAL_HISTOGRAM,
+        options: { maxSize: a.maxSize, recordMinMax: a.recordMinMax },
+      };
+    const processors: import('@opentelemetry/sdk-metrics').IAttributesProcessor[] = [];
+    if (v.attributeKeys?.included)
+      processors.push(sdk.createAllowListAttributesProcessor(v.attributeKeys.included));
+    if (v.attributeKeys?.excluded)
+      processors.push(sdk.createDenyListAttributesProcessor(v.attributeKeys.excluded));
+    const options: Record<string, unknown> = {
+      instrumentName: v.instrumentName,
+      instrumentType: v.instrumentType,
+      instrumentUnit: v.instrumentUnit,
+      meterName: v.meterName,
+      meterVersion: v.meterVersion,
+      meterSchemaUrl: v.meterSchemaUrl,
+      name: v.name,
+      description: v.description,
+      aggregation,
+      aggregationCardinalityLimit: v.cardinalityLimit,
+      attributesProcessors: processors.length ? processors : undefined,
+    };
+    for (const k of Object.keys(options)) if (options[k] === undefined) delete options[k];
+    return options as import('@opentelemetry/sdk-metrics').ViewOptions;
+  });
+}
+
+/** `plans`, `views`: the configuration file's readers and views; without them, the settings'. */
+export function createMetrics(
+  settings: Settings,
+  resource: Resource,
+  plans?: ReaderPlan[],
+  views: ViewPlan[] = [],
+): MetricsSdk {
   const sdk = require('@opentelemetry/sdk-metrics') as typeof import('@opentelemetry/sdk-metrics');
   const push: PushReader[] = [];
   const readers: MetricReader[] = [];
@@ -198,7 +247,11 @@ export function createMetrics(settings: Settings, resource: Resource, plans?: Re
     readers.push(p.reader);
     labels.push(p.slot.label);
   }
-  const meterProvider = new sdk.MeterProvider({ resource, readers });
+  const meterProvider = new sdk.MeterProvider({
+    resource,
+    readers,
+    ...(views.length ? { views: viewOptions(sdk, views) } : {}),
+  });
   const out: MetricsSdk = { meterProvider, readers: labels, exitFlush: exitFlush(push) };
   if (prometheus && listen) {
     const { servePrometheus } = require('./prometheus') as typeof import('./prometheus');

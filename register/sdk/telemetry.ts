@@ -65,7 +65,7 @@ export function startSignals(ctx: SignalsContext): Signals {
   if (metricsOn(settings)) {
     try {
       const { createMetrics } = require('./metrics') as typeof import('./metrics');
-      out.metrics = createMetrics(settings, ctx.resource, ctx.declared?.readers);
+      out.metrics = createMetrics(settings, ctx.resource, ctx.declared?.readers, ctx.declared?.views);
       out.meterProvider = out.metrics.meterProvider;
       api.metrics.setGlobalMeterProvider(out.meterProvider);
       registerExitFlush(out.metrics.exitFlush);
