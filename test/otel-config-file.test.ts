@@ -68,20 +68,25 @@ function ours(stderr: string): string[] {
 type Way = 'preload' | 'cli';
 
 /** Runs the signals app with `file` (relative to the app's folder under the CLI, as a user would give it). */
-function runWith(way: Way, file: string, extra: Record<string, string> = {}): Promise<RunResult> {
+function runWith(
+  way: Way,
+  file: string,
+  extra: Record<string, string> = {},
+  mode = 'natural',
+): Promise<RunResult> {
   const env = hermeticEnv({
     OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,pino',
     OTEL_RUN_FLUSH_TIMEOUT: '3000',
     ...extra,
   });
   if (way === 'preload')
-    return run(process.execPath, ['app.js'], {
+    return run(process.execPath, ['app.js', mode], {
       cwd: APP_DIR,
       env: { ...env, NODE_OPTIONS: PRELOAD, OTEL_CONFIG_FILE: path.join(FILES, file) },
     });
   return run(
     process.execPath,
-    [BIN, '--otel-config-file', path.relative(APP_DIR, path.join(FILES, file)), 'node', 'app.js'],
+    [BIN, '--otel-config-file', path.relative(APP_DIR, path.join(FILES, file)), 'node', 'app.js', mode],
     { cwd: APP_DIR, env },
   );
 }
@@ -262,6 +267,25 @@ describe('what only the file can say', () => {
       server.close();
       await grpc.close();
     }
+  });
+
+  test("process.exit() with the file's long batch delays: spans, metrics and log records leave on the exit path", async () => {
+    receiver.reset();
+    const r = await runWith(
+      'preload',
+      'otel-sdk-migration-config.yaml',
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        // Through the file's own references: no batch or interval comes due before the exit.
+        OTEL_BSP_SCHEDULE_DELAY: '30000',
+        OTEL_BLRP_SCHEDULE_DELAY: '30000',
+        OTEL_METRIC_EXPORT_INTERVAL: '60000',
+      },
+      'exit',
+    );
+    assert.equal(r.code, 0, describeResult(r));
+    assert.match(r.stdout, /status 200/);
+    await allSignals();
   });
 
   test('disabled: true turns everything off', async () => {
