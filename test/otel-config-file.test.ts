@@ -346,6 +346,11 @@ describe('bad files: one line naming the file, the key and its line; the app run
       outcome: 'sdk',
     },
     {
+      file: 'schema-error.yaml',
+      line: /schema-error\.yaml:5: tracer_provider\.processors\[0\]\.batch\.schedule_delay: must be integer,null — the app runs untraced$/,
+      outcome: 'untraced',
+    },
+    {
       file: 'format-2.yaml',
       line: /format-2\.yaml:1: file_format: "2\.0" is not supported: this version reads 1\.x files — the app runs untraced$/,
       outcome: 'untraced',
@@ -379,7 +384,7 @@ describe('bad files: one line naming the file, the key and its line; the app run
 });
 
 describe('the CLI reports', () => {
-  test('env names where each value comes from in the file; list honours its instrumentation section', async () => {
+  test('env and doctor name where each value comes from in the file; list honours its instrumentation section', async () => {
     const env = hermeticEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' });
     const file = path.join(FILES, 'otel-sdk-config.yaml');
     const e = await run(process.execPath, [BIN, 'env', '--otel-config-file', file], { cwd: APP_DIR, env });
@@ -396,6 +401,16 @@ describe('the CLI reports', () => {
       e.stdout,
       new RegExp(`^# {3}OTEL_LOG_LEVEL=info {2}from ${file}:\\d+ \\(log_level\\)$`, 'm'),
     );
+
+    const d = await run(process.execPath, [BIN, 'doctor', '--otel-config-file', file], { cwd: APP_DIR, env });
+    assert.match(
+      d.stdout,
+      new RegExp(
+        `OTEL_TRACES_SAMPLER +parent_based\\(root=always_on, remote_parent_sampled=always_on, remote_parent_not_sampled=always_off, local_parent_sampled=always_on, local_parent_not_sampled=always_off\\) +file ${file}:\\d+ \\(tracer_provider\\.sampler\\)`,
+      ),
+      describeResult(d),
+    );
+    assert.match(d.stdout, /! meter_provider\.exemplar_filter: .*not supported by otel-run — ignored/);
 
     const l = await run(process.execPath, [BIN, 'list', '--json'], {
       cwd: APP_DIR,

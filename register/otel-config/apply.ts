@@ -41,7 +41,7 @@ function fatal(text: string): Error {
 }
 
 function where(file: string, f: { key: string; line?: number }): string {
-  return `${ENV_OTEL_CONFIG_FILE} ${file}${f.line === undefined ? '' : `:${f.line}`}: ${f.key}`;
+  return `${ENV_OTEL_CONFIG_FILE} ${file}${f.line === undefined ? '' : `:${f.line}`}${f.key ? `: ${f.key}` : ''}`;
 }
 
 /**

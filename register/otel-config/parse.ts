@@ -28,7 +28,7 @@ export class OtelConfigError extends Error {
     readonly why: string,
     readonly line?: number,
   ) {
-    super(`${file}${line === undefined ? '' : `:${line}`}: ${key}: ${why}`);
+    super(`${file}${line === undefined ? '' : `:${line}`}: ${key ? `${key}: ` : ''}${why}`);
   }
 }
 
@@ -175,7 +175,7 @@ export function parseOtelConfigFile(given: string, cwd: string, env: NodeJS.Proc
     const e = err as NodeJS.ErrnoException;
     throw new OtelConfigError(
       file,
-      'OTEL_CONFIG_FILE',
+      '',
       e.code === 'ENOENT' ? 'file not found' : `cannot be read (${e.code ?? e.message})`,
     );
   }
@@ -238,10 +238,12 @@ export function parseOtelConfigFile(given: string, cwd: string, env: NodeJS.Proc
     }
     const bad = /invalid env var substitution: (\$\{[^}]*\})/.exec(message);
     const stripped = message.replace(`${file}: `, '').replace(/^Invalid OpenTelemetry config file: /, '');
+    const at = bad ? text.indexOf(bad[1] ?? '') : -1;
     throw new OtelConfigError(
       file,
-      bad ? 'substitution' : '(file)',
-      bad ? `${bad[1]} is not valid` : stripped,
+      bad ? 'substitution' : '',
+      bad ? `${bad[1]} is not valid (\${VAR}, \${VAR:-default}, \${env:VAR} or $$)` : stripped,
+      at >= 0 ? text.slice(0, at).split('\n').length : undefined,
     );
   } finally {
     if (before === undefined) delete process.env.OTEL_CONFIG_FILE;
