@@ -30,6 +30,8 @@ interface State {
   configFile?: string;
   /** Names each enabled instrumentor's library that was loaded but not patched (hooks/self-check.ts). */
   selfCheck?: SelfCheck;
+  /** Set when OTEL_CONFIG_FILE configured this process. */
+  otelConfig?: import('./otel-config/apply').FileConfigured;
 }
 
 function isPackageManager(argv1: string | undefined): boolean {
@@ -70,7 +72,10 @@ function ensureSdk(state: State): Sdk | null {
     state.creating = true;
     state.sdk = createSdk({
       settings: state.settings,
-      explicitLogLevel: state.env.OTEL_LOG_LEVEL !== undefined,
+      explicitLogLevel: state.otelConfig
+        ? !!state.otelConfig.declared?.logLevelGiven
+        : state.env.OTEL_LOG_LEVEL !== undefined,
+      declared: state.otelConfig?.declared,
       entry: process.argv[1],
       cwd: process.cwd(),
       version: VERSION,
@@ -248,7 +253,15 @@ export function start(): void {
   // Per-instrumentor options and, used alone, the config file (register/config/read.ts).
   const config = readConfig(process.env, process.cwd());
   const settingProblems: string[] = [];
-  const settings = readSettings(config.env, (p) => settingProblems.push(p.message));
+  // OTEL_CONFIG_FILE: the OpenTelemetry configuration file replaces the OTEL_* layer (register/otel-config/).
+  const otelFile = config.env.OTEL_CONFIG_FILE?.trim()
+    ? (require('./otel-config/apply') as typeof import('./otel-config/apply')).readOtelConfigFile(
+        config.env,
+        process.cwd(),
+        (p) => settingProblems.push(p.message),
+      )
+    : undefined;
+  const settings = otelFile?.settings ?? readSettings(config.env, (p) => settingProblems.push(p.message));
   log.setLevel(settings.logLevel);
   // Read by register/index.cjs, so strict mode set in a config file also makes a start failure fatal.
   if (settings.strict) g[Symbol.for('otel-run.strict')] = true;
@@ -294,8 +307,12 @@ export function start(): void {
   const state: State = { settings, planned, active: [], env: config.env, configFile: config.file };
   // Not when otel-run stepped aside (another SDK): nothing of ours was meant to patch then.
   state.selfCheck = startSelfCheck(planned, () => state.sdk !== null);
+  const configFor = otelFile
+    ? (name: string) => otelFile.configFor(name, config.configFor)
+    : config.configFor;
+  if (otelFile) state.otelConfig = otelFile;
   // ES module hooks go in before any instrumentor is built (register/hooks/esm.ts).
-  arm(state, config.configFor, setUpEsm(planned, settings.esm).eager);
+  arm(state, configFor, setUpEsm(planned, settings.esm).eager);
   // --process-span: the run's span starts now (dated from the process start), whatever the app requires.
   if (settings.processSpan) ensureSdk(state);
   if (log.isEnabled('info'))

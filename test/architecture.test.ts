@@ -22,6 +22,7 @@ const SRC_MAY_USE = [
   'register/export/target.ts', // doctor probes the endpoint a run would export to
   'register/export/tls.ts', // and with the same TLS files
   'register/sdk/service-name.ts', // doctor names the service as the spans do
+  'register/otel-config/*', // doctor, env and list read OTEL_CONFIG_FILE as a run does
 ];
 
 /** Cycles allowed to stay: none. An entry here must name every file of one cycle, and fails once it is gone. */

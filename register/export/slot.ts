@@ -2,10 +2,12 @@
 // first export, never at start (the grpc exporter alone costs more than the whole preload), an asynchronous
 // send, and a synchronous path for the exit, where no event loop turn is left (process.exit(), an uncaught
 // exception, a re-raised signal).
+import { createRequire } from 'node:module';
 import type { ExportResult } from '@opentelemetry/core';
 import type { Settings } from '../settings/table';
 import * as log from '../util/stderr';
 import { type OtlpTarget, otlpTarget, type Signal, targetLabel } from './target';
+import { readTls } from './tls';
 
 /** What a slot's exporter does with one batch (`B`: spans, log records, or one collection of metrics). */
 export interface BatchExporter<B> {
@@ -77,11 +79,27 @@ function grpcExporter<B>(signal: Signal, target: OtlpTarget): BatchExporter<B> {
   const { module, name } = GRPC[signal];
   const Exporter = (require(module) as Record<string, new (config: object) => BatchExporter<B>>)[name];
   if (!Exporter) throw new Error(`${module} has no ${name}`);
-  return new Exporter({
+  const config: Record<string, unknown> = {
     url: target.url,
     timeoutMillis: target.timeoutMillis,
     compression: target.compression,
-  });
+  };
+  const headers = Object.entries(target.headers);
+  const { ca, cert, key } = target.tls;
+  if (headers.length || ca || cert || key) {
+    // The exporter's own @grpc/grpc-js, so Metadata and credentials are the classes it checks against.
+    const grpc = createRequire(require.resolve(module))('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
+    if (headers.length) {
+      const metadata = new grpc.Metadata();
+      for (const [k, v] of headers) metadata.set(k, v);
+      config.metadata = metadata;
+    }
+    if (ca || cert || key) {
+      const pem = readTls(target.tls);
+      config.credentials = grpc.credentials.createSsl(pem.ca ?? null, pem.key ?? null, pem.cert ?? null);
+    }
+  }
+  return new Exporter(config);
 }
 
 /**
@@ -89,7 +107,11 @@ function grpcExporter<B>(signal: Signal, target: OtlpTarget): BatchExporter<B> {
  * message when the exit path could not deliver it (`12 spans`, `metrics`).
  */
 export function otlpSlot<B>(settings: Settings, signal: Signal, describe: (batch: B) => string): Slot<B> {
-  const target = otlpTarget(settings, signal);
+  return otlpSlotTo(otlpTarget(settings, signal), signal, describe);
+}
+
+/** The OTLP slot to a given target (the configuration file gives each exporter its own). */
+export function otlpSlotTo<B>(target: OtlpTarget, signal: Signal, describe: (batch: B) => string): Slot<B> {
   const label = targetLabel(target);
   if (target.protocol === 'grpc') return createSlot({ label, make: () => grpcExporter<B>(signal, target) });
   return createSlot({

@@ -4,7 +4,8 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { selected } from '../settings/endpoints';
 import type { Settings } from '../settings/table';
-import { type BatchExporter, createSlot, otlpSlot, type Slot } from './slot';
+import type { ExporterPlan } from './pipeline';
+import { type BatchExporter, createSlot, otlpSlot, otlpSlotTo, type Slot } from './slot';
 
 export type TraceSlot = Slot<ReadableSpan[]>;
 
@@ -16,20 +17,29 @@ export function createTraceSlots(settings: Settings): TraceSlot[] {
     } else if (name === 'console') {
       slots.push((require('./console') as typeof import('./console')).consoleSpanSlot());
     } else if (name === 'zipkin') {
-      const url = settings.exporterZipkinEndpoint;
-      slots.push(
-        createSlot({
-          label: `zipkin to ${url}`,
-          make() {
-            const { ZipkinExporter } =
-              require('@opentelemetry/exporter-zipkin') as typeof import('@opentelemetry/exporter-zipkin');
-            return new ZipkinExporter({ url }) as BatchExporter<ReadableSpan[]>;
-          },
-        }),
-      );
+      slots.push(zipkinSlot(settings.exporterZipkinEndpoint));
     } else if (name === 'otlp') {
       slots.push(otlpSlot<ReadableSpan[]>(settings, 'traces', (spans) => `${spans.length} spans`));
     }
   }
   return slots;
+}
+
+function zipkinSlot(url: string): TraceSlot {
+  return createSlot({
+    label: `zipkin to ${url}`,
+    make() {
+      const { ZipkinExporter } =
+        require('@opentelemetry/exporter-zipkin') as typeof import('@opentelemetry/exporter-zipkin');
+      return new ZipkinExporter({ url }) as BatchExporter<ReadableSpan[]>;
+    },
+  });
+}
+
+/** The slot of one exporter the configuration file names (export/pipeline.ts). */
+export function traceSlotFor(exporter: ExporterPlan): TraceSlot {
+  if (exporter.type === 'console')
+    return (require('./console') as typeof import('./console')).consoleSpanSlot();
+  if (exporter.type === 'zipkin') return zipkinSlot(exporter.url);
+  return otlpSlotTo<ReadableSpan[]>(exporter.target, 'traces', (spans) => `${spans.length} spans`);
 }

@@ -7,7 +7,9 @@ import type { Logger, LoggerOptions, LoggerProvider, LogRecord } from '@opentele
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ExitFlush } from '../exit/shutdown';
-import { otlpSlot } from '../export/slot';
+import type { ProcessorPlan } from '../export/pipeline';
+import { otlpSlotTo } from '../export/slot';
+import { otlpTarget } from '../export/target';
 import { selected } from '../settings/endpoints';
 import type { Settings } from '../settings/table';
 import * as log from '../util/stderr';
@@ -19,15 +21,33 @@ export interface LogsSdk {
   started(): boolean;
 }
 
+/** OTEL_LOGS_EXPORTER and the OTEL_BLRP_* settings as processors (export/pipeline.ts). */
+function processorsFromSettings(settings: Settings): ProcessorPlan[] {
+  const options = {
+    scheduleDelay: settings.blrpScheduleDelay,
+    exportTimeout: settings.blrpExportTimeout,
+    maxQueueSize: settings.blrpMaxQueueSize,
+    maxExportBatchSize: Math.min(settings.blrpMaxExportBatchSize, settings.blrpMaxQueueSize),
+  };
+  const out: ProcessorPlan[] = [];
+  for (const name of selected(settings.logsExporter)) {
+    if (name === 'console') out.push({ kind: 'simple', exporter: { type: 'console' }, options });
+    else if (name === 'otlp')
+      out.push({ kind: 'batch', exporter: { type: 'otlp', target: otlpTarget(settings, 'logs') }, options });
+  }
+  return out;
+}
+
 function buildProvider(
   settings: Settings,
   resource: Resource,
+  plans: ProcessorPlan[],
 ): { provider: LoggerProvider; batches: LogBatchProcessor[] } {
   const sdk = require('@opentelemetry/sdk-logs') as typeof import('@opentelemetry/sdk-logs');
   const processors: import('@opentelemetry/sdk-logs').LogRecordProcessor[] = [];
   const batches: LogBatchProcessor[] = [];
-  for (const name of selected(settings.logsExporter)) {
-    if (name === 'console') {
+  for (const plan of plans) {
+    if (plan.exporter.type === 'console') {
       const { logRecords, writeToStderr } =
         require('../export/console') as typeof import('../export/console');
       // Written at once (as the spec's console exporter with a simple processor): nothing waits at exit.
@@ -36,14 +56,13 @@ function buildProvider(
         forceFlush: () => Promise.resolve(),
         shutdown: () => Promise.resolve(),
       });
-    } else if (name === 'otlp') {
-      const slot = otlpSlot<ReadableLogRecord[]>(settings, 'logs', (r) => `${r.length} log records`);
-      const batch = new LogBatchProcessor(slot, {
-        scheduleDelay: settings.blrpScheduleDelay,
-        exportTimeout: settings.blrpExportTimeout,
-        maxQueueSize: settings.blrpMaxQueueSize,
-        maxExportBatchSize: Math.min(settings.blrpMaxExportBatchSize, settings.blrpMaxQueueSize),
-      });
+    } else if (plan.exporter.type === 'otlp') {
+      const slot = otlpSlotTo<ReadableLogRecord[]>(
+        plan.exporter.target,
+        'logs',
+        (r) => `${r.length} log records`,
+      );
+      const batch = new LogBatchProcessor(slot, plan.options);
       batches.push(batch);
       processors.push(batch);
     }
@@ -58,13 +77,14 @@ function buildProvider(
 }
 
 /** Registers the stand-in provider globally; the SDK is built at the first record. */
-export function registerLogs(settings: Settings, resource: Resource): LogsSdk {
+/** `plans`: the configuration file's processors; without it, the settings'. */
+export function registerLogs(settings: Settings, resource: Resource, plans?: ProcessorPlan[]): LogsSdk {
   let real: { provider: LoggerProvider; batches: LogBatchProcessor[] } | null | undefined;
   const materialise = (): LoggerProvider | undefined => {
     if (real === undefined) {
       real = null;
       try {
-        real = buildProvider(settings, resource);
+        real = buildProvider(settings, resource, plans ?? processorsFromSettings(settings));
       } catch (err) {
         log.warn(`setting up logs failed: ${log.reason(err)} — log records are not exported`);
       }

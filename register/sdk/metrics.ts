@@ -12,7 +12,9 @@ import type {
   ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type { ExitFlush } from '../exit/shutdown';
-import { otlpSlot, type Slot } from '../export/slot';
+import type { ReaderPlan, ViewPlan } from '../export/pipeline';
+import { otlpSlotTo, type Slot } from '../export/slot';
+import { otlpTarget } from '../export/target';
 import { selected } from '../settings/endpoints';
 import type { Settings } from '../settings/table';
 import * as log from '../util/stderr';
@@ -126,36 +128,114 @@ function periodicReader(sdk: Sdk, slot: Slot<ResourceMetrics>, options: ReaderOp
   return { slot, reader, exportNow: () => reader.exportNow() };
 }
 
-export function createMetrics(settings: Settings, resource: Resource): MetricsSdk {
-  const sdk = require('@opentelemetry/sdk-metrics') as typeof import('@opentelemetry/sdk-metrics');
-  const interval = settings.metricExportInterval;
-  let timeout = settings.metricExportTimeout;
-  if (timeout > interval) {
-    // As the SDK's reader: an export must end before the next one starts.
-    log.debug(`OTEL_METRIC_EXPORT_TIMEOUT ${timeout} ms is longer than the interval: using ${interval} ms`);
-    timeout = interval;
+/** OTEL_METRICS_EXPORTER and the OTEL_METRIC_* settings as readers (export/pipeline.ts). */
+function readersFromSettings(settings: Settings): ReaderPlan[] {
+  const out: ReaderPlan[] = [];
+  const every = { interval: settings.metricExportInterval, timeout: settings.metricExportTimeout };
+  for (const name of selected(settings.metricsExporter)) {
+    if (name === 'otlp')
+      out.push({
+        kind: 'periodic',
+        exporter: { type: 'otlp', target: otlpTarget(settings, 'metrics') },
+        ...every,
+        temporality: settings.exporterOtlpMetricsTemporalityPreference,
+      });
+    else if (name === 'console')
+      out.push({ kind: 'periodic', exporter: { type: 'console' }, ...every, temporality: 'cumulative' });
+    else if (name === 'prometheus')
+      out.push({
+        kind: 'prometheus',
+        host: settings.exporterPrometheusHost,
+        port: settings.exporterPrometheusPort,
+      });
   }
-  const temporality = temporalitySelector(sdk, settings.exporterOtlpMetricsTemporalityPreference);
+  return out;
+}
 
+/** The configuration file's views as the SDK's. */
+function viewOptions(sdk: Sdk, views: ViewPlan[]): import('@opentelemetry/sdk-metrics').ViewOptions[] {
+  const { AggregationType: A } = sdk;
+  return views.map((v) => {
+    const a = v.aggregation;
+    let aggregation: import('@opentelemetry/sdk-metrics').AggregationOption | undefined;
+    if (a?.kind === 'drop') aggregation = { type: A.DROP };
+    else if (a?.kind === 'sum') aggregation = { type: A.SUM };
+    else if (a?.kind === 'last_value') aggregation = { type: A.LAST_VALUE };
+    else if (a?.kind === 'explicit_bucket_histogram')
+      aggregation = a.boundaries
+        ? {
+            type: A.EXPLICIT_BUCKET_HISTOGRAM,
+            options: { boundaries: a.boundaries, recordMinMax: a.recordMinMax },
+          }
+        : { type: A.EXPLICIT_BUCKET_HISTOGRAM };
+    else if (a?.kind === 'base2_exponential_bucket_histogram')
+      aggregation = {
+        type: A.EXPONENTIAL_HISTOGRAM,
+        options: { maxSize: a.maxSize, recordMinMax: a.recordMinMax },
+      };
+    const processors: import('@opentelemetry/sdk-metrics').IAttributesProcessor[] = [];
+    if (v.attributeKeys?.included)
+      processors.push(sdk.createAllowListAttributesProcessor(v.attributeKeys.included));
+    if (v.attributeKeys?.excluded)
+      processors.push(sdk.createDenyListAttributesProcessor(v.attributeKeys.excluded));
+    const options: Record<string, unknown> = {
+      instrumentName: v.instrumentName,
+      instrumentType: v.instrumentType,
+      instrumentUnit: v.instrumentUnit,
+      meterName: v.meterName,
+      meterVersion: v.meterVersion,
+      meterSchemaUrl: v.meterSchemaUrl,
+      name: v.name,
+      description: v.description,
+      aggregation,
+      aggregationCardinalityLimit: v.cardinalityLimit,
+      attributesProcessors: processors.length ? processors : undefined,
+    };
+    for (const k of Object.keys(options)) if (options[k] === undefined) delete options[k];
+    return options as import('@opentelemetry/sdk-metrics').ViewOptions;
+  });
+}
+
+/** `plans`, `views`: the configuration file's readers and views; without them, the settings'. */
+export function createMetrics(
+  settings: Settings,
+  resource: Resource,
+  plans?: ReaderPlan[],
+  views: ViewPlan[] = [],
+): MetricsSdk {
+  const sdk = require('@opentelemetry/sdk-metrics') as typeof import('@opentelemetry/sdk-metrics');
   const push: PushReader[] = [];
   const readers: MetricReader[] = [];
   const labels: string[] = [];
   let prometheus: import('@opentelemetry/exporter-prometheus').PrometheusExporter | undefined;
-  for (const name of selected(settings.metricsExporter)) {
+  let listen: { host?: string; port: number } | undefined;
+  for (const plan of plans ?? readersFromSettings(settings)) {
+    const name = plan.kind === 'prometheus' ? 'prometheus' : plan.exporter.type;
     try {
-      if (name === 'otlp') {
-        const slot = otlpSlot<ResourceMetrics>(settings, 'metrics', () => 'metrics');
-        push.push(periodicReader(sdk, slot, { interval, timeout, temporality }));
-      } else if (name === 'console') {
-        const cumulative = () => sdk.AggregationTemporality.CUMULATIVE;
-        const { consoleMetricSlot } = require('../export/console') as typeof import('../export/console');
-        push.push(periodicReader(sdk, consoleMetricSlot(), { interval, timeout, temporality: cumulative }));
-      } else if (name === 'prometheus') {
+      if (plan.kind === 'prometheus') {
         const { PrometheusExporter } =
           require('@opentelemetry/exporter-prometheus') as typeof import('@opentelemetry/exporter-prometheus');
         prometheus = new PrometheusExporter({ preventServerStart: true });
+        listen = { host: plan.host, port: plan.port };
         readers.push(prometheus);
         labels.push('prometheus');
+        continue;
+      }
+      const { interval } = plan;
+      let timeout = plan.timeout;
+      if (timeout > interval) {
+        // As the SDK's reader: an export must end before the next one starts.
+        log.debug(`metric export timeout ${timeout} ms is longer than the interval: using ${interval} ms`);
+        timeout = interval;
+      }
+      if (plan.exporter.type === 'otlp') {
+        const slot = otlpSlotTo<ResourceMetrics>(plan.exporter.target, 'metrics', () => 'metrics');
+        const temporality = temporalitySelector(sdk, plan.temporality);
+        push.push(periodicReader(sdk, slot, { interval, timeout, temporality }));
+      } else {
+        const cumulative = () => sdk.AggregationTemporality.CUMULATIVE;
+        const { consoleMetricSlot } = require('../export/console') as typeof import('../export/console');
+        push.push(periodicReader(sdk, consoleMetricSlot(), { interval, timeout, temporality: cumulative }));
       }
     } catch (err) {
       log.warn(
@@ -167,12 +247,15 @@ export function createMetrics(settings: Settings, resource: Resource): MetricsSd
     readers.push(p.reader);
     labels.push(p.slot.label);
   }
-  const meterProvider = new sdk.MeterProvider({ resource, readers });
+  const meterProvider = new sdk.MeterProvider({
+    resource,
+    readers,
+    ...(views.length ? { views: viewOptions(sdk, views) } : {}),
+  });
   const out: MetricsSdk = { meterProvider, readers: labels, exitFlush: exitFlush(push) };
-  if (prometheus) {
+  if (prometheus && listen) {
     const { servePrometheus } = require('./prometheus') as typeof import('./prometheus');
-    const { exporterPrometheusHost: host, exporterPrometheusPort: port } = settings;
-    servePrometheus(prometheus, resource, host, port, (url) => {
+    servePrometheus(prometheus, resource, listen.host, listen.port, (url) => {
       out.prometheusUrl = url;
     });
   }

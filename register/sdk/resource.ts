@@ -46,9 +46,11 @@ function optionalDetectors(name: string, from: string[]): ResourceDetector[] {
   }
 }
 
+/** `typed`: the configuration file's attributes, applied in place of the settings' string ones. */
 export function buildResource(
   settings: Settings,
   app: { entry?: string; cwd: string; version: string },
+  typed?: import('@opentelemetry/api').Attributes,
 ): Resource {
   const resources = require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
   const wanted = new Set(settings.resourceDetectors);
@@ -82,7 +84,8 @@ export function buildResource(
     );
   }
   if (detectors.length) resource = resource.merge(resources.detectResources({ detectors }));
-  if (wanted.has('env'))
+  if (typed) resource = resource.merge(resources.resourceFromAttributes(typed));
+  else if (wanted.has('env'))
     resource = resource.merge(resources.resourceFromAttributes(settings.resourceAttributes));
   if (service.source === 'OTEL_SERVICE_NAME' || service.source === 'resource attributes') {
     resource = resource.merge(resources.resourceFromAttributes({ 'service.name': service.name }));

@@ -3,14 +3,14 @@
 // that makes no span never pays for the SDK.
 import * as path from 'node:path';
 import type { TextMapPropagator, TracerProvider } from '@opentelemetry/api';
-import type { Sampler } from '@opentelemetry/sdk-trace-base';
 import { installShutdown } from '../exit/shutdown';
-import { BatchProcessor } from '../export/batch-processor';
-import { createTraceSlots } from '../export/trace-slots';
+import { type BatchOptions, BatchProcessor } from '../export/batch-processor';
+import type { DeclaredPipelines } from '../export/pipeline';
+import { createTraceSlots, type TraceSlot, traceSlotFor } from '../export/trace-slots';
 import type { Settings } from '../settings/table';
 import { findOwningPackage } from '../util/package-json';
-import * as log from '../util/stderr';
 import { buildResource } from './resource';
+import { buildSampler, samplerFromSettings } from './sampler';
 import { startSignals } from './telemetry';
 
 type Api = typeof import('@opentelemetry/api');
@@ -31,6 +31,8 @@ export interface SdkContext {
   entry?: string;
   cwd: string;
   version: string;
+  /** Set when OTEL_CONFIG_FILE configured the process (register/otel-config/). */
+  declared?: DeclaredPipelines;
 }
 
 const API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
@@ -72,37 +74,6 @@ function chooseApi(ctx: SdkContext): Api {
     // The app has no API copy of its own.
   }
   return require(best) as Api;
-}
-
-function ratio(settings: Settings): number {
-  const raw = settings.tracesSamplerArg;
-  if (raw === undefined) return 1;
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) {
-    log.warn(
-      `OTEL_TRACES_SAMPLER_ARG=${JSON.stringify(raw)} is not valid: expected a number from 0 to 1 — using 1`,
-    );
-    return 1;
-  }
-  return n;
-}
-
-function buildSampler(settings: Settings): Sampler {
-  const base = require('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
-  switch (settings.tracesSampler) {
-    case 'always_on':
-      return new base.AlwaysOnSampler();
-    case 'always_off':
-      return new base.AlwaysOffSampler();
-    case 'traceidratio':
-      return new base.TraceIdRatioBasedSampler(ratio(settings));
-    case 'parentbased_always_off':
-      return new base.ParentBasedSampler({ root: new base.AlwaysOffSampler() });
-    case 'parentbased_traceidratio':
-      return new base.ParentBasedSampler({ root: new base.TraceIdRatioBasedSampler(ratio(settings)) });
-    default:
-      return new base.ParentBasedSampler({ root: new base.AlwaysOnSampler() });
-  }
 }
 
 function buildPropagator(settings: Settings): TextMapPropagator | undefined {
@@ -157,21 +128,29 @@ export function createSdk(ctx: SdkContext): Sdk {
   const { NodeTracerProvider } =
     require('@opentelemetry/sdk-trace-node') as typeof import('@opentelemetry/sdk-trace-node');
 
-  const slots = createTraceSlots(settings);
-  const processors = slots.map(
-    (slot) =>
-      new BatchProcessor(slot, {
-        scheduleDelay: Math.min(settings.bspScheduleDelay, slot.maxDelay ?? Number.POSITIVE_INFINITY),
-        exportTimeout: settings.bspExportTimeout,
-        maxQueueSize: settings.bspMaxQueueSize,
-        // The spec: a batch larger than the queue makes no sense.
-        maxExportBatchSize: Math.min(settings.bspMaxExportBatchSize, settings.bspMaxQueueSize),
-      }),
+  const { declared } = ctx;
+  const planned: Array<{ slot: TraceSlot; options: BatchOptions }> = declared
+    ? declared.spans.map((p) => ({ slot: traceSlotFor(p.exporter), options: p.options }))
+    : createTraceSlots(settings).map((slot) => ({
+        slot,
+        options: {
+          scheduleDelay: Math.min(settings.bspScheduleDelay, slot.maxDelay ?? Number.POSITIVE_INFINITY),
+          exportTimeout: settings.bspExportTimeout,
+          maxQueueSize: settings.bspMaxQueueSize,
+          // The spec: a batch larger than the queue makes no sense.
+          maxExportBatchSize: Math.min(settings.bspMaxExportBatchSize, settings.bspMaxQueueSize),
+        },
+      }));
+  const slots = planned.map((p) => p.slot);
+  const processors = planned.map((p) => new BatchProcessor(p.slot, p.options));
+  const resource = buildResource(
+    settings,
+    { entry: ctx.entry, cwd: ctx.cwd, version: ctx.version },
+    declared?.resourceAttributes,
   );
-  const resource = buildResource(settings, { entry: ctx.entry, cwd: ctx.cwd, version: ctx.version });
   const provider = new NodeTracerProvider({
     resource,
-    sampler: buildSampler(settings),
+    sampler: buildSampler(declared?.sampler ?? samplerFromSettings(settings)),
     spanLimits: spanLimits(settings),
     spanProcessors: processors,
   });
@@ -191,6 +170,7 @@ export function createSdk(ctx: SdkContext): Sdk {
     tracerProvider: provider,
     contextManager,
     version: ctx.version,
+    declared,
   });
   installShutdown(processors, settings.flushTimeout);
   return {

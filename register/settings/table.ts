@@ -263,6 +263,13 @@ export const SPECS: readonly SettingSpec[] = [
     group: 'otel-run',
     description: 'config file to read instead of searching for one',
   }),
+  text({
+    key: 'otelConfigFile',
+    env: 'OTEL_CONFIG_FILE',
+    group: 'General',
+    description:
+      'OpenTelemetry configuration file (YAML, file_format 1.x): replaces every other OTEL_* setting (docs/configuration.md)',
+  }),
   ...SIGNAL_SPECS,
 ];
 

@@ -75,4 +75,6 @@ export interface Settings extends SignalSettings {
   /** ES module hooks (register/hooks/esm.ts). */
   esm: 'auto' | 'on' | 'off';
   config?: string;
+  /** The OpenTelemetry configuration file (register/otel-config/). */
+  otelConfigFile?: string;
 }

@@ -3,6 +3,7 @@
 // table (register/config/validate.ts), and layered with the flags, the environment and the --verbose/--view
 // defaults by the one precedence (register/config/resolve.ts). A child gets the result as its environment, with
 // OTEL_RUN_RESOLVED set so no process of the tree reads the file again.
+import * as path from 'node:path';
 import type { LoadedConfig } from '../../register/config/load';
 import {
   layerInstrumentations,
@@ -114,9 +115,12 @@ export async function resolveConfig(input: CliConfigInput, keepGoing = false): P
     file: file && { path: file.file, vars: file.env },
     viewDefaults: input.view ? Object.fromEntries(VIEW_OFF.map((name) => [name, 'none'])) : undefined,
   });
+  // Read in the child, whose working directory may differ: handed down as an absolute path.
+  const otelFile = vars.OTEL_CONFIG_FILE?.trim();
+  if (otelFile) vars.OTEL_CONFIG_FILE = path.resolve(input.cwd, otelFile);
   const problems: Problem[] = [];
   const settings = readSettings(vars, (p) => problems.push(p));
-  return {
+  const resolved: Resolved = {
     settings,
     origins,
     vars,
@@ -127,6 +131,10 @@ export async function resolveConfig(input: CliConfigInput, keepGoing = false): P
     nearMisses: search.nearMisses,
     fileError,
   };
+  if (!otelFile) return resolved;
+  // The OpenTelemetry configuration file replaces the OTEL_* layer (src/common/otel-config.ts).
+  const { withOtelConfig } = require('./otel-config') as typeof import('./otel-config');
+  return withOtelConfig(resolved, input.cwd);
 }
 
 /** What the CLI says about a file it does not read (doctor lists the same as a warning). */

@@ -129,7 +129,8 @@ function configSection(
   }
   items.push(...fileProblems);
   for (const p of resolved.problems) {
-    items.push({ level: 'problem', text: p.message, hint: `fix ${p.source}` });
+    const level = (p as { level?: 'warn' }).level ?? 'problem';
+    items.push({ level, text: p.message, hint: `fix ${p.source}` });
   }
   if (s.sdkDisabled) items.push({ level: 'warn', text: 'OTEL_SDK_DISABLED=true: otel-run does nothing' });
   return { title: 'Configuration (flag > env > file > default)', items };

@@ -9,7 +9,7 @@ import { SPECS } from '../../register/settings/table';
 import { instrumentationsVar, nearMissReport, type Resolved, resolveConfig } from '../common/config';
 import { addSettingOptions, flagsToEnv, UsageError } from '../common/flags';
 import { parseSubcommand } from '../common/parse-args';
-import { differsFromDefault } from '../common/sources';
+import { differsFromDefault, displayValue } from '../common/sources';
 import { withPreload } from '../run/node-options';
 
 export const FORMATS = ['shell', 'dockerfile', 'k8s'] as const;
@@ -131,5 +131,12 @@ export async function run(argv: string[]): Promise<number> {
   process.stderr.write(nearMissReport(resolved));
   const entries = envEntries(resolved, process.env, registerPath);
   process.stdout.write(render(entries, opts.format as Format));
+  const otelFile = entries.find((e) => e.name === 'OTEL_CONFIG_FILE')?.value;
+  if (otelFile) {
+    const { otelConfigComments } = require('../common/otel-config') as typeof import('../common/otel-config');
+    process.stdout.write(
+      `${otelConfigComments({ ...process.env, OTEL_CONFIG_FILE: otelFile }, process.cwd(), displayValue).join('\n')}\n`,
+    );
+  }
   return 0;
 }

@@ -30,7 +30,13 @@ function checkLoads(planned: Planned[]): void {
 }
 
 export function listInstrumentors(cwd: string, env: NodeJS.ProcessEnv): ListEntry[] {
-  const settings = readSettings(env);
+  // With OTEL_CONFIG_FILE, the file's instrumentation section decides too (src/common/otel-config.ts).
+  const settings = env.OTEL_CONFIG_FILE?.trim()
+    ? (require('../common/otel-config') as typeof import('../common/otel-config')).readOtelConfigView(
+        env,
+        cwd,
+      ).settings
+    : readSettings(env);
   const discovery = discover({ cwd, nodePath: env.NODE_PATH, ownRoot: OWN_ROOT });
   // Names with options in the configuration (the CLI hands a config file's down in this variable).
   const configured = Object.keys(parseInstrumentationsEnv(env[ENV_INSTRUMENTATION_CONFIG], () => {}) ?? {});
