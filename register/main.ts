@@ -30,11 +30,8 @@ interface State {
 
 function isPackageManager(argv1: string | undefined): boolean {
   if (!argv1) return false;
-  const parts = argv1.split(/[\\/]/);
-  const file = parts[parts.length - 1] ?? '';
-  return PACKAGE_MANAGERS.some(
-    (pm) => (pm.file ? pm.file.test(file) : false) || parts.includes(pm.dir ?? '\0'),
-  );
+  const file = `/${argv1.replace(/\\/g, '/')}`;
+  return PACKAGE_MANAGERS.some((re) => re.test(file));
 }
 
 function ensureSdk(state: State): Sdk | null {
@@ -66,7 +63,7 @@ function ensureSdk(state: State): Sdk | null {
     state.creating = true;
     state.sdk = createSdk({
       settings: state.settings,
-      explicitLogLevel: state.env.OTEL_LOG_LEVEL !== undefined,
+      explicitLogLevel: !!state.env.OTEL_LOG_LEVEL?.trim(),
       entry: process.argv[1],
       cwd: process.cwd(),
       version: VERSION,
@@ -206,6 +203,8 @@ export function start(): void {
   const { isMainThread } = require('node:worker_threads') as typeof import('node:worker_threads');
   if (!isMainThread) return;
   if (isPackageManager(process.argv[1])) return;
+  // Disabled means nothing at all: not even a config file is looked for (a JavaScript one would run code).
+  if (process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return;
 
   // Per-instrumentor options and, used alone, the config file (register/config/read.ts).
   const config = readConfig(process.env, process.cwd());

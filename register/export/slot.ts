@@ -4,6 +4,7 @@
 // exception, a re-raised signal).
 import type { ExportResult } from '@opentelemetry/core';
 import type { Settings } from '../settings/table';
+import { redactUrls } from '../util/redact';
 import * as log from '../util/stderr';
 import { type OtlpTarget, otlpTarget, type Signal, targetLabel } from './target';
 
@@ -102,7 +103,9 @@ export function otlpSlot<B>(settings: Settings, signal: Signal, describe: (batch
       const outcome = postSerialized(signal, batch, target, timeoutMs);
       if (!outcome.ok)
         log.warnExport(
-          `sending the last ${describe(batch)} to ${target.url} failed: ${outcome.reason} — they are lost`,
+          redactUrls(
+            `sending the last ${describe(batch)} to ${target.url} failed: ${outcome.reason} — they are lost`,
+          ),
         );
       return outcome.ok;
     },

@@ -4,6 +4,7 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { selected } from '../settings/endpoints';
 import type { Settings } from '../settings/table';
+import { redactUrls } from '../util/redact';
 import { type BatchExporter, createSlot, otlpSlot, type Slot } from './slot';
 
 export type TraceSlot = Slot<ReadableSpan[]>;
@@ -19,7 +20,7 @@ export function createTraceSlots(settings: Settings): TraceSlot[] {
       const url = settings.exporterZipkinEndpoint;
       slots.push(
         createSlot({
-          label: `zipkin to ${url}`,
+          label: `zipkin to ${redactUrls(url)}`,
           make() {
             const { ZipkinExporter } =
               require('@opentelemetry/exporter-zipkin') as typeof import('@opentelemetry/exporter-zipkin');
