@@ -184,7 +184,7 @@ export function loadConfigFileSync(file: string, known?: string): LoadedConfig {
       `is ${st.size} bytes, more than otel-run reads (${MAX_CONFIG_BYTES} bytes)`,
       file,
       undefined,
-      'every traced process reads the config file at start: keep it small (long lists of patterns belong in fewer, wider patterns)',
+      'every traced process reads the config file at start: keep it under 1 MiB, with fewer and wider patterns',
     );
   const kind = kindOf(file);
   if (kind === 'js') {

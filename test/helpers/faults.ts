@@ -11,7 +11,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { type Receiver, type ReceiverOptions, startReceiver } from './otlp-receiver';
+import { type ReceivedSpan, type Receiver, type ReceiverOptions, startReceiver } from './otlp-receiver';
 import {
   BIN,
   copyFixture,
@@ -79,6 +79,10 @@ export interface Row {
     absentResource?: string[];
     /** Text that must appear nowhere in the output of the otel-run run. */
     nowhere?: string[];
+    /** What else must hold of the spans received: a reason when it does not. */
+    check?: (spans: ReceivedSpan[]) => string | undefined;
+    /** What must hold of the copied fixture after each otel-run run (files written, left alone). */
+    after?: (root: string) => string | undefined;
   };
 }
 
@@ -253,6 +257,8 @@ export async function check(row: Row): Promise<string | undefined> {
           for (const key of expect.absentResource ?? [])
             assert.ok(!(key in span.resource), `resource ${key} of span ${span.name} was set${show}`);
         }
+        const bad = expect.check?.(receiver.spans);
+        assert.equal(bad, undefined, `${bad}${show}`);
         if (expect.maxSpans !== undefined) {
           assert.ok(
             receiver.spans.length <= expect.maxSpans,
@@ -260,6 +266,8 @@ export async function check(row: Row): Promise<string | undefined> {
           );
         }
       }
+      const wrong = expect.after?.(root);
+      assert.equal(wrong, undefined, `${wrong}${show}`);
     }
     return undefined;
   } finally {
