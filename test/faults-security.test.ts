@@ -525,7 +525,7 @@ describe('sizes: a config file over 1 MiB', () => {
   });
 });
 
-/** A collector that answers with headers, then a byte every 100 ms, never ending; counts its open sockets. */
+/** A collector that answers with headers, then a byte every 10 ms (never idle for a socket timeout), never ending; counts its open sockets. */
 async function tricklingCollector(): Promise<{
   url: string;
   most: () => number;
@@ -537,7 +537,7 @@ async function tricklingCollector(): Promise<{
   const server = http.createServer((req, res) => {
     req.resume();
     res.writeHead(200, { 'content-type': 'application/x-protobuf' });
-    const t = setInterval(() => res.write('\0'), 100);
+    const t = setInterval(() => res.write('\0'), 10);
     timers.add(t);
     res.on('close', () => {
       clearInterval(t);
@@ -565,18 +565,19 @@ test('a collector that trickles its answer: sockets stay bounded, the app ends a
   const dir = await copyFixture(FIXTURE);
   linkPackages(dir, ['@opentelemetry/api']);
   const collector = await tricklingCollector();
-  // Spans every 10 ms for 2 s, exported every 20 ms, each export given 200 ms.
+  // Spans every 10 ms for 3 s, exported every 20 ms, each export given 50 ms: a socket a trickled answer
+  // kept would make ~60.
   const busy = `const api = require('@opentelemetry/api'); const t = api.trace.getTracer('busy');
 const i = setInterval(() => t.startSpan('tick').end(), 10);
-setTimeout(() => { clearInterval(i); console.log('done'); }, 2000);`;
+setTimeout(() => { clearInterval(i); console.log('done'); }, 3000);`;
   try {
     const r = await run(process.execPath, [BIN, process.execPath, '-e', busy], {
       cwd: dir,
       env: hermeticEnv({
         OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
         OTEL_BSP_SCHEDULE_DELAY: '20',
-        OTEL_BSP_EXPORT_TIMEOUT: '200',
-        OTEL_EXPORTER_OTLP_TIMEOUT: '200',
+        OTEL_BSP_EXPORT_TIMEOUT: '50',
+        OTEL_EXPORTER_OTLP_TIMEOUT: '50',
         OTEL_RUN_FLUSH_TIMEOUT: '300',
         OTEL_METRICS_EXPORTER: 'none',
         OTEL_LOGS_EXPORTER: 'none',
@@ -584,7 +585,7 @@ setTimeout(() => { clearInterval(i); console.log('done'); }, 2000);`;
     });
     assert.equal(r.code, 0, describeResult(r));
     assert.equal(r.stdout, 'done\n', describeResult(r));
-    assert.ok(collector.most() <= 10, `${collector.most()} sockets open at once${describeResult(r)}`);
+    assert.ok(collector.most() <= 8, `${collector.most()} sockets open at once${describeResult(r)}`);
   } finally {
     await collector.close();
   }
@@ -672,10 +673,8 @@ function damageCaches(root: string): boolean {
   const files = cacheFiles(root);
   for (const f of files) {
     const c = JSON.parse(fs.readFileSync(f, 'utf8')) as { folders: Record<string, Record<string, unknown>> };
-    for (const scan of Object.values(c.folders)) {
-      scan.packages = null;
-      scan.scopes = 'x';
-    }
+    // Still fresh by its times, with nothing where the packages should be.
+    for (const scan of Object.values(c.folders)) scan.packages = null;
     fs.writeFileSync(f, JSON.stringify(c));
   }
   return files.length > 0;
