@@ -82,13 +82,7 @@ function attempt(req: SyncRequest, left: number, done: (a: Attempt) => void): vo
       timeout: left,
       ...(req.tls ? readTls(req.tls) : {}),
     };
-    // The socket timeout above only fires when the socket is idle: a collector that trickles its answer a
-    // byte at a time never lets it, and each export would keep its socket for good. This one ends the
-    // request at its deadline, whatever arrives (unref'd: it never holds the app open).
-    const deadline = setTimeout(() => {
-      r.destroy(new Error(`no complete answer within ${left} ms`));
-    }, left);
-    deadline.unref();
+    let deadline: NodeJS.Timeout | undefined;
     const settle = (a: Attempt) => {
       clearTimeout(deadline);
       finish(a);
@@ -101,6 +95,11 @@ function attempt(req: SyncRequest, left: number, done: (a: Attempt) => void): vo
     });
     r.on('timeout', () => r.destroy(new Error(`no answer within ${left} ms`)));
     r.on('error', (err) => settle({ error: reasonOf(err) }));
+    // The socket timeout above only fires when the socket is idle: a collector that trickles its answer a
+    // byte at a time never lets it, and each export would keep its socket for good. This one ends the
+    // request at its deadline, whatever arrives (unref'd: it never holds the app open).
+    deadline = setTimeout(() => r.destroy(new Error(`no complete answer within ${left} ms`)), left);
+    deadline.unref();
     r.end(Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength));
   } catch (err) {
     finish({ error: reasonOf(err) });
