@@ -20,6 +20,7 @@ const OTHER_UID = 4242;
 const PLANTED = 'PLANTED CODE RAN';
 const UID = process.getuid?.() ?? 0;
 const SERVER = 2;
+const NO_METRICS = { OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' };
 /** The preload alone with no exporter: its own lines are all about the config. */
 const NOTHING_SENT = {
   OTEL_TRACES_EXPORTER: 'none',
@@ -715,4 +716,106 @@ describe('a config file that exports a Promise', () => {
       describeResult(r),
     );
   });
+});
+
+// 11. Node features: a busy thread pool at exit, the permission model, --env-file.
+matrix('fault matrix: Node features', [
+  {
+    name: 'the default localhost endpoint, the thread pool busy at process.exit: the spans still leave',
+    fixture: FIXTURE,
+    args: ['busy-pool'],
+    alone: true,
+    appEnv: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://localhost:{port}', UV_THREADPOOL_SIZE: '4' },
+    env: { OTEL_RUN_FLUSH_TIMEOUT: '1000' },
+    expect: { code: 2, stdout: 'exiting with 2\n', spans: ['work'] },
+  },
+]);
+
+describe("Node's permission model", () => {
+  const permission = (dir: string) => ['--experimental-permission', `--allow-fs-read=${dir}`];
+  test("otel-run's files not in --allow-fs-read: the CLI allows reading them (only them), the app runs traced", async () => {
+    const dir = await copyFixture(FIXTURE);
+    linkPackages(dir, ['@opentelemetry/api']);
+    const receiver = await startReceiver();
+    try {
+      const args = [...permission(dir), 'app.js'];
+      const bare = await run(process.execPath, args, { cwd: dir, env: hermeticEnv() });
+      const r = await run(process.execPath, [BIN, process.execPath, ...args], {
+        cwd: dir,
+        env: hermeticEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, ...NO_METRICS }),
+      });
+      assert.equal(bare.code, 0, describeResult(bare));
+      assert.equal(r.code, 0, describeResult(r));
+      assert.equal(r.stdout, bare.stdout, describeResult(r));
+      assert.deepEqual(ours(r.stderr), [], describeResult(r));
+      assert.ok(
+        receiver.spans.some((s) => s.name === 'work'),
+        describeResult(r),
+      );
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  test('no --allow-worker, process.exit: same exit code, one line that says why the last spans are lost', async () => {
+    const dir = await copyFixture(FIXTURE);
+    linkPackages(dir, ['@opentelemetry/api']);
+    const args = [...permission(dir), 'app.js', 'exit'];
+    const bare = await run(process.execPath, args, { cwd: dir, env: hermeticEnv() });
+    const r = await run(process.execPath, [BIN, process.execPath, ...args], {
+      cwd: dir,
+      env: hermeticEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', ...NO_METRICS }),
+    });
+    assert.equal(bare.code, 3, describeResult(bare));
+    assert.equal(r.code, 3, describeResult(r));
+    assert.equal(r.stdout, bare.stdout, describeResult(r));
+    const lines = ours(r.stderr);
+    assert.equal(lines.length, 1, describeResult(r));
+    assert.match(lines[0] ?? '', /permission model is on without --allow-worker.* — they are lost$/);
+  });
+
+  test('the preload alone, its folder allowed, a script with no package.json: the app runs traced', async () => {
+    const dir = await copyFixture(FIXTURE);
+    linkPackages(dir, ['@opentelemetry/api']);
+    // The look for a project root then goes above the folders allowed, where every stat is refused.
+    fs.rmSync(path.join(dir, 'package.json'));
+    const receiver = await startReceiver();
+    try {
+      const r = await run(
+        process.execPath,
+        [...permission(dir), `--allow-fs-read=${path.dirname(path.dirname(REGISTER))}`, 'app.js'],
+        {
+          cwd: dir,
+          env: hermeticEnv({
+            NODE_OPTIONS: `--require ${REGISTER}`,
+            OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+            ...NO_METRICS,
+          }),
+        },
+      );
+      assert.equal(r.code, 0, describeResult(r));
+      assert.equal(r.stdout, 'done\n', describeResult(r));
+      assert.deepEqual(ours(r.stderr), [], describeResult(r));
+      assert.ok(
+        receiver.spans.some((s) => s.name === 'work'),
+        describeResult(r),
+      );
+    } finally {
+      await receiver.close();
+    }
+  });
+});
+
+test("node --env-file=.env: the file's NODE_OPTIONS still apply under the CLI", async () => {
+  const dir = await copyFixture(FIXTURE);
+  fs.writeFileSync(path.join(dir, '.env'), 'NODE_OPTIONS="--title=from-env-file"\n');
+  const args = ['--env-file=.env', '-e', 'console.log(process.title)'];
+  const bare = await run(process.execPath, args, { cwd: dir, env: hermeticEnv() });
+  const r = await run(process.execPath, [BIN, process.execPath, ...args], {
+    cwd: dir,
+    env: hermeticEnv({ OTEL_TRACES_EXPORTER: 'none', ...NO_METRICS }),
+  });
+  assert.equal(bare.stdout, 'from-env-file\n', describeResult(bare));
+  assert.equal(r.code, 0, describeResult(r));
+  assert.equal(r.stdout, bare.stdout, describeResult(r));
 });

@@ -65,8 +65,13 @@ const NEAR_MISSES: ReadonlyArray<readonly [string, string]> = [
 ];
 
 function isFile(file: string): fs.Stats | undefined {
-  const st = fs.statSync(file, { throwIfNoEntry: false });
-  return st?.isFile() ? st : undefined;
+  try {
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    return st?.isFile() ? st : undefined;
+  } catch {
+    // Not ours to look at (EACCES, or a folder outside the permission model's --allow-fs-read).
+    return undefined;
+  }
 }
 
 /** A package.json counts only when it has an "otel-run" key (cosmiconfig's packageProp). */

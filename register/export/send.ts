@@ -93,6 +93,17 @@ function attempt(req: SyncRequest, left: number, done: (a: Attempt) => void): vo
       res.on('error', (err) => settle({ error: reasonOf(err) }));
       res.on('aborted', () => settle({ error: 'answer cut short' }));
     });
+    // The address this export reached, for the exit path, which must not look it up again (send-sync.ts).
+    r.on('socket', (socket) => {
+      socket.once('connect', () => {
+        if (socket.remoteAddress)
+          (require('./send-sync') as typeof import('./send-sync')).rememberAddress(
+            u.hostname,
+            socket.remoteAddress,
+            socket.remoteFamily === 'IPv6' ? 6 : 4,
+          );
+      });
+    });
     r.on('timeout', () => r.destroy(new Error(`no answer within ${left} ms`)));
     r.on('error', (err) => settle({ error: reasonOf(err) }));
     // The socket timeout above only fires when the socket is idle: a collector that trickles its answer a

@@ -37,7 +37,7 @@ export interface Row {
   args?: string[];
   /** Packages of the repo linked into the app's node_modules (the app's own dependencies). */
   link?: string[];
-  /** Environment of both runs; `{receiver}` becomes the receiver's URL. */
+  /** Environment of both runs; `{receiver}` becomes the receiver's URL, `{port}` its port. */
   appEnv?: Record<string, string>;
   /** Environment of the otel-run run only. */
   env?: Record<string, string>;
@@ -160,7 +160,12 @@ export async function check(row: Row): Promise<string | undefined> {
   }
   try {
     const appEnv = Object.fromEntries(
-      Object.entries(row.appEnv ?? {}).map(([k, v]) => [k, v.replace('{receiver}', receiver?.url ?? '')]),
+      Object.entries(row.appEnv ?? {}).map(([k, v]) => [
+        k,
+        v
+          .replace('{receiver}', receiver?.url ?? '')
+          .replace('{port}', receiver ? new URL(receiver.url).port : ''),
+      ]),
     );
     const app = [row.script ?? 'app.js', ...(row.args ?? [])];
     const [node, ...prefix] =
@@ -169,7 +174,7 @@ export async function check(row: Row): Promise<string | undefined> {
     // The same app run the same way ends the same way: rows share their bare run, with the copy's folder
     // in its output replaced (stack traces name it), unless the row prepares its copy or the app talks to
     // the receiver.
-    const shared = !row.setup && !JSON.stringify(row.appEnv ?? {}).includes('{receiver}');
+    const shared = !row.setup && !/\{(receiver|port)\}/.test(JSON.stringify(row.appEnv ?? {}));
     const key = JSON.stringify([
       row.fixture ?? APP,
       row.cwd,
