@@ -211,6 +211,21 @@ const TEMP_ENV = { TMPDIR: '../tmp' };
 const hasServerSpan = (spans: ReceivedSpan[]) =>
   spans.some((s) => s.kind === SERVER) ? undefined : 'no server span';
 
+/** The temp cache folder is ours alone, with a cache in it that only we can read. */
+function privateCache(root: string): string | undefined {
+  const dir = path.join(root, 'tmp', TEMP_CACHE);
+  const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+  if (!st?.isDirectory()) return `${dir} was not made`;
+  if ((st.mode & 0o777) !== 0o700) return `${dir} has mode ${(st.mode & 0o777).toString(8)}`;
+  const files = fs.readdirSync(dir);
+  if (!files.some((f) => /^discovery-.*\.json$/.test(f))) return `no cache in ${dir}: ${files}`;
+  for (const f of files) {
+    const mode = fs.statSync(path.join(dir, f)).mode & 0o777;
+    if (mode !== 0o600) return `${f} has mode ${mode.toString(8)}`;
+  }
+  return undefined;
+}
+
 matrix('fault matrix: the shared temp folder', [
   {
     name: 'the temp cache folder made first by another user, writable by all: not used, nothing written in it',
@@ -265,6 +280,21 @@ matrix('fault matrix: the shared temp folder', [
     },
   },
   {
+    name: "an earlier otel-run's temp cache folder (0755, ours): narrowed to 0700 and used",
+    fixture: FIXTURE,
+    cwd: 'bare',
+    args: ['http'],
+    alone: true,
+    env: TEMP_ENV,
+    setup(root) {
+      noModules(root);
+      fs.mkdirSync(path.join(root, 'tmp', TEMP_CACHE), { mode: 0o755 });
+      fs.chmodSync(path.join(root, 'tmp', TEMP_CACHE), 0o755);
+      return undefined;
+    },
+    expect: { code: 0, stdout: HTTP_STDOUT, spans: [], check: hasServerSpan, after: privateCache },
+  },
+  {
     name: 'the temp cache folder is made private (0700), its files 0600',
     fixture: FIXTURE,
     cwd: 'bare',
@@ -280,19 +310,7 @@ matrix('fault matrix: the shared temp folder', [
       stdout: HTTP_STDOUT,
       spans: [],
       check: hasServerSpan,
-      after: (root) => {
-        const dir = path.join(root, 'tmp', TEMP_CACHE);
-        const st = fs.lstatSync(dir, { throwIfNoEntry: false });
-        if (!st?.isDirectory()) return `${dir} was not made`;
-        if ((st.mode & 0o777) !== 0o700) return `${dir} has mode ${(st.mode & 0o777).toString(8)}`;
-        const files = fs.readdirSync(dir);
-        if (!files.some((f) => /^discovery-.*\.json$/.test(f))) return `no cache in ${dir}: ${files}`;
-        for (const f of files) {
-          const mode = fs.statSync(path.join(dir, f)).mode & 0o777;
-          if (mode !== 0o600) return `${f} has mode ${mode.toString(8)}`;
-        }
-        return undefined;
-      },
+      after: privateCache,
     },
   },
 ]);

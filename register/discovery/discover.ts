@@ -307,8 +307,8 @@ function cachePath(options: DiscoverOptions, nearest: string | undefined, all: s
 /**
  * `otel-run-<uid>` in the shared temp folder: a name anyone can predict, so another local user may have made
  * it first (with links in it that a write would follow). Used only when it is a real folder (not a link),
- * owned by us, that nobody else can enter: created 0700, then checked; otherwise there is no cache (every start
- * scans, which still works).
+ * owned by us, that nobody else can enter: created 0700, then checked (one of ours nobody else could write to
+ * is narrowed to 0700); otherwise there is no cache (every start scans, which still works).
  */
 function privateTempDir(): string | undefined {
   // process.getuid, not os.userInfo(): that throws for a uid with no passwd entry (OpenShift's random uids).
@@ -325,6 +325,11 @@ function privateTempDir(): string | undefined {
   try {
     const st = fs.lstatSync(dir);
     if (uid === undefined || (st.isDirectory() && st.uid === uid && (st.mode & 0o777) === 0o700)) return dir;
+    // Made by an earlier otel-run with the umask's mode (0755): ours, and nobody else could write in it.
+    if (st.isDirectory() && st.uid === uid && (st.mode & 0o022) === 0) {
+      fs.chmodSync(dir, 0o700);
+      return dir;
+    }
     log.debug(
       `discovery cache off: ${dir} is not a private folder of this user (${st.isSymbolicLink() ? 'a link' : `uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}`})`,
     );
