@@ -29,7 +29,7 @@ export const ENV_CONFIG_MODULE = 'OTEL_RUN_CONFIG_MODULE';
  */
 export const ENV_INSTRUMENTATIONS_FILE = 'OTEL_RUN_INSTRUMENTATIONS_FILE';
 
-/** The longest OTEL_RUN_INSTRUMENTATIONS the CLI hands over (Linux refuses one string over 128 KiB). */
+/** The longest OTEL_RUN_INSTRUMENTATIONS the CLI hands over, in bytes (Linux refuses one string over 128 KiB). */
 export const MAX_ENV_JSON = 64 * 1024;
 
 /**

@@ -206,7 +206,11 @@ export function childEnv(resolved: Resolved, base: NodeJS.ProcessEnv): NodeJS.Pr
   const instrumentations = instrumentationsVar(resolved, base);
   // Too large for the environment (exec fails with E2BIG over 128 KiB): the preload reads the options from
   // the file itself, under the variable as the user set it.
-  if (instrumentations !== undefined && instrumentations.length > MAX_ENV_JSON && resolved.configFile)
+  if (
+    instrumentations !== undefined &&
+    Buffer.byteLength(instrumentations) > MAX_ENV_JSON &&
+    resolved.configFile
+  )
     env[ENV_INSTRUMENTATIONS_FILE] = resolved.configFile;
   else if (instrumentations !== undefined) env[ENV_INSTRUMENTATION_CONFIG] = instrumentations;
   if (resolved.hasFunctions && resolved.configFile) env[ENV_CONFIG_MODULE] = resolved.configFile;
