@@ -36,11 +36,8 @@ interface State {
 
 function isPackageManager(argv1: string | undefined): boolean {
   if (!argv1) return false;
-  const parts = argv1.split(/[\\/]/);
-  const file = parts[parts.length - 1] ?? '';
-  return PACKAGE_MANAGERS.some(
-    (pm) => (pm.file ? pm.file.test(file) : false) || parts.includes(pm.dir ?? '\0'),
-  );
+  const file = `/${argv1.replace(/\\/g, '/')}`;
+  return PACKAGE_MANAGERS.some((re) => re.test(file));
 }
 
 function ensureSdk(state: State): Sdk | null {
@@ -74,7 +71,7 @@ function ensureSdk(state: State): Sdk | null {
       settings: state.settings,
       explicitLogLevel: state.otelConfig
         ? !!state.otelConfig.declared?.logLevelGiven
-        : state.env.OTEL_LOG_LEVEL !== undefined,
+        : !!state.env.OTEL_LOG_LEVEL?.trim(),
       declared: state.otelConfig?.declared,
       entry: process.argv[1],
       cwd: process.cwd(),
@@ -249,6 +246,8 @@ export function start(): void {
   if (isPackageManager(process.argv[1])) return;
   // Before anything that may fail: the CLI relays a signal only when its child did not report it.
   followCli(process.env);
+  // Disabled means nothing at all: not even a config file is looked for (a JavaScript one would run code).
+  if (process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return;
 
   // Per-instrumentor options and, used alone, the config file (register/config/read.ts).
   const config = readConfig(process.env, process.cwd());

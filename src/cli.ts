@@ -2,10 +2,10 @@
 // defaults), puts them and the preload into the child's environment, runs the command, and ends as it ended.
 // Subcommands (list, doctor, env, bootstrap) match only as the first argument: `otel-run -- env` runs `env`.
 import { Command } from 'commander';
-import { REGISTER_ENTRY, VERSION } from '../register/contract';
+import { OWN_ROOT, REGISTER_ENTRY, VERSION } from '../register/contract';
 import { ConfigError, childEnv, nearMissReport, resolveConfig } from './common/config';
 import { addSettingOptions, flagsToEnv, UsageError } from './common/flags';
-import { withPreload } from './run/node-options';
+import { envFileNodeOptions, withPermissionForPreload, withPreload } from './run/node-options';
 import { CommandError, mirrorExit, runChild } from './run/spawn';
 
 const EXAMPLES = `
@@ -98,8 +98,16 @@ async function runMode(argv: string[]): Promise<number | undefined> {
     });
     process.stderr.write(nearMissReport(resolved));
     const env = childEnv(resolved, process.env);
-    env.NODE_OPTIONS = withPreload(env.NODE_OPTIONS, REGISTER_ENTRY);
-    const [cmd, ...args] = command as [string, ...string[]];
+    const [cmd, ...given] = command as [string, ...string[]];
+    // NODE_OPTIONS of `node --env-file=…`, which Node would read only from an environment without one.
+    const base = env.NODE_OPTIONS ?? envFileNodeOptions(cmd, given, process.cwd());
+    const { args, nodeOptions } = withPermissionForPreload(
+      cmd,
+      given,
+      withPreload(base, REGISTER_ENTRY),
+      OWN_ROOT,
+    );
+    env.NODE_OPTIONS = nodeOptions;
     const result = await runChild(cmd, args, env);
     mirrorExit(result);
     return undefined;

@@ -554,13 +554,33 @@ describe('the terminal view', () => {
     const tree = treeOf(r.stderr, 6);
     assertTree(tree, r.stderr);
 
-    const coloured = await otelRun(app, ['--view', 'node', 'app.js'], {
+    // FORCE_COLOR (set by many CIs for the app's own tools) does not put escape sequences into a pipe.
+    const piped = await otelRun(app, ['--view', 'node', 'app.js'], {
       OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http',
       NO_COLOR: undefined,
       FORCE_COLOR: '1',
     });
-    assert.equal(coloured.code, 0, describeResult(coloured));
-    assert.ok(coloured.stderr.includes('\u001b[1mGET\u001b[22m'), coloured.stderr);
+    assert.equal(piped.code, 0, describeResult(piped));
+    assertTree(treeOf(piped.stderr, 6), piped.stderr);
+    assert.ok(!piped.stderr.includes('\u001b['), piped.stderr);
+  });
+
+  test('--view colours on a terminal (a pseudo-terminal from script(1))', {
+    skip: fs.existsSync('/usr/bin/script') ? undefined : 'script(1) from util-linux is not installed',
+  }, async () => {
+    const app = await copyFixture('diag-app');
+    const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+    const command = [process.execPath, BIN, '--view', 'node', 'app.js'].map(quote).join(' ');
+    const r = await run('script', ['-qefc', command, '/dev/null'], {
+      cwd: app,
+      env: hermeticEnv({
+        OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http',
+        NO_COLOR: undefined,
+        FORCE_COLOR: undefined,
+      }),
+    });
+    assert.equal(r.code, 0, describeResult(r));
+    assert.ok(r.stdout.includes('\u001b[1mGET\u001b[22m'), describeResult(r));
   });
 
   test('spans held per trace: a child waits for its root, a late span prints as a continuation at exit', () => {

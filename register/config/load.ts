@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describePlaces, MODULE_NAME, type Search } from './search';
+import { describePlaces, MAX_CONFIG_BYTES, MODULE_NAME, type Search } from './search';
 
 /** A config file that cannot be used at all, or one problem in it; `line` is 1-based. */
 export class ConfigFileError extends Error {
@@ -152,12 +152,40 @@ export function refuseImports(file: string, config: unknown, text?: string, pref
   return config;
 }
 
+/** A config module's value: a Promise cannot be waited for by the preload, so neither side uses one. */
+function settledValue(file: string, value: unknown): unknown {
+  if (
+    value &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  ) {
+    // Nothing waits for it: keep a rejection from surfacing as the app's unhandled rejection.
+    (value as Promise<unknown>).then(undefined, () => {});
+    throw new ConfigFileError(
+      'exports a Promise',
+      file,
+      undefined,
+      'export the settings object itself: the preload reads the config synchronously in every process and cannot wait for a Promise',
+    );
+  }
+  return value;
+}
+
 /** Reads a config file (`known`: its text, when already read); throws ConfigFileError when it cannot be used. */
 export function loadConfigFileSync(file: string, known?: string): LoadedConfig {
   const st = fs.statSync(file, { throwIfNoEntry: false });
   if (!st) throw new ConfigFileError('config file not found', file, undefined, NOT_FOUND_HINT);
   if (st.isDirectory())
     throw new ConfigFileError('is a folder, not a config file', file, undefined, NOT_FOUND_HINT);
+  // Every preloaded process reads the file at start: one far beyond any real config (a 50 MB one ran the
+  // preload out of memory) is refused before it is read.
+  if (st.size > MAX_CONFIG_BYTES)
+    throw new ConfigFileError(
+      `is ${st.size} bytes, more than otel-run reads (${MAX_CONFIG_BYTES} bytes)`,
+      file,
+      undefined,
+      'every traced process reads the config file at start: keep it under 1 MiB, with fewer and wider patterns',
+    );
   const kind = kindOf(file);
   if (kind === 'js') {
     let mod: unknown;
@@ -166,7 +194,7 @@ export function loadConfigFileSync(file: string, known?: string): LoadedConfig {
     } catch (err) {
       throw jsLoadError(err, file);
     }
-    return { file, config: refuseImports(file, moduleValue(mod)), prefix: [] };
+    return { file, config: refuseImports(file, settledValue(file, moduleValue(mod))), prefix: [] };
   }
   let text: string;
   try {
@@ -226,7 +254,10 @@ async function loadConfigFile(file: string, known?: string): Promise<LoadedConfi
   try {
     return {
       file,
-      config: refuseImports(file, moduleValue(await importModule(pathToFileURL(file).href))),
+      config: refuseImports(
+        file,
+        settledValue(file, moduleValue(await importModule(pathToFileURL(file).href))),
+      ),
       prefix: [],
     };
   } catch (err) {

@@ -5,7 +5,12 @@
 // for the same file itself, with the CLI's search, loader, validation and precedence (config/search.ts, load.ts,
 // validate.ts, resolve.ts): the environment wins over the file. The loader and the validation are required
 // only once a file was found; looking costs a stat per place per folder up to the project root.
-import { ENV_CONFIG_MODULE, ENV_INSTRUMENTATION_CONFIG, ENV_RESOLVED } from '../contract';
+import {
+  ENV_CONFIG_MODULE,
+  ENV_INSTRUMENTATION_CONFIG,
+  ENV_INSTRUMENTATIONS_FILE,
+  ENV_RESOLVED,
+} from '../contract';
 import * as log from '../util/stderr';
 
 type Options = Record<string, unknown>;
@@ -43,15 +48,15 @@ function withOptions(
   data: Record<string, Options> | undefined,
   functions?: () => Record<string, unknown> | undefined,
 ): Pick<PreloadConfig, 'configFor' | 'configured'> {
-  return { configFor: makeConfigFor(data, functions), configured: Object.keys(data ?? {}) };
+  return { configFor: makeConfigFor(() => data, functions), configured: Object.keys(data ?? {}) };
 }
 
 function makeConfigFor(
-  data: Record<string, Options> | undefined,
+  data: () => Record<string, Options> | undefined,
   functions?: () => Record<string, unknown> | undefined,
 ): (name: string) => Options {
   return (name) => {
-    let options: unknown = data?.[name];
+    let options: unknown = data()?.[name];
     const fns = functions?.()?.[name];
     if (fns !== undefined) {
       const { mergeFunctions } =
@@ -85,6 +90,41 @@ function functionsFrom(file: string): () => Record<string, unknown> | undefined 
     }
     return loaded;
   };
+}
+
+/**
+ * Per-instrumentor options too large for the environment: the CLI names the config file they are in
+ * (OTEL_RUN_INSTRUMENTATIONS_FILE), read here and checked as the CLI did (it already reported the file's
+ * problems), under OTEL_RUN_INSTRUMENTATIONS.
+ */
+function largeOptionsFrom(
+  file: string,
+  fromEnv: Record<string, Options> | undefined,
+  functions: (() => Record<string, unknown> | undefined) | undefined,
+): Pick<PreloadConfig, 'configFor' | 'configured'> {
+  let data: Record<string, Options> | undefined = fromEnv;
+  let done = false;
+  const load = () => {
+    if (done) return data;
+    done = true;
+    try {
+      const { loadConfigFileSync, locateLine } = require('./load') as typeof import('./load');
+      const { checkConfig } = require('./validate') as typeof import('./validate');
+      const { layerInstrumentations } = require('./resolve') as typeof import('./resolve');
+      const loaded = loadConfigFileSync(file);
+      const checked = checkConfig(loaded.config, (keys) =>
+        locateLine(loaded.text, [...loaded.prefix, ...keys]),
+      );
+      data = layerInstrumentations([checked.instrumentations, fromEnv]);
+    } catch (err) {
+      log.warn(
+        `config file ${file}: instrumentations not loaded: ${(err as Error).message ?? String(err)} — instrumentors use their default options`,
+      );
+    }
+    return data;
+  };
+  // Read at start: discovery needs the names the options are for.
+  return { configFor: makeConfigFor(load, functions), configured: Object.keys(load() ?? {}) };
 }
 
 function instrumentationsFromEnv(
@@ -123,11 +163,15 @@ export function readConfig(env: NodeJS.ProcessEnv, cwd: string): PreloadConfig {
   const resolved = env[ENV_RESOLVED]?.trim();
   if (resolved && !/^(0|false)$/i.test(resolved)) {
     const module = env[ENV_CONFIG_MODULE];
-    return { env, problems, ...withOptions(fromEnv(), module ? functionsFrom(module) : undefined) };
+    const functions = module ? functionsFrom(module) : undefined;
+    const large = env[ENV_INSTRUMENTATIONS_FILE];
+    if (large) return { env, problems, ...largeOptionsFrom(large, fromEnv(), functions) };
+    return { env, problems, ...withOptions(fromEnv(), functions) };
   }
 
-  const { searchConfig } = require('./search') as typeof import('./search');
+  const { searchConfig, describeRefused } = require('./search') as typeof import('./search');
   const search = searchConfig(cwd, env.OTEL_RUN_CONFIG);
+  for (const r of search.refused) problems.push({ ...describeRefused(r), notice: true });
   for (const miss of search.nearMisses) {
     problems.push({
       text: `config file ${miss.file}: not a name otel-run reads (rename it to ${miss.rename})`,

@@ -1,14 +1,21 @@
 // Where a config file may be: the one list of places, and the cheap look for one that every preloaded process
-// pays. From the working directory up to the project root (the folder of the nearest package.json; the
-// filesystem root when there is none), the places below are looked at in this order, one stat each; nothing is
-// read unless it is there. A few names people give a config file that otel-run does not read
-// (`otel-run.config.json`) are near misses: the CLI and the preload say so instead of ignoring them in silence.
-// Stats, not a folder listing: a listing costs what the folder holds (4 ms for 5,000 entries), a stat does not.
+// pays. From the working directory up to the project root (the folder of the nearest package.json), the places
+// below are looked at in this order, one stat each; nothing is read unless it is there. A few names people give
+// a config file that otel-run does not read (`otel-run.config.json`) are near misses: the CLI and the preload
+// say so instead of ignoring them in silence. Stats, not a folder listing: a listing costs what the folder
+// holds (4 ms for 5,000 entries), a stat does not. Outside any project (no package.json above the working
+// directory: /tmp, a home folder) only the working directory itself is looked at, not every folder up to /: a
+// file in a shared parent is nobody's project. A file found is used only when no other user could have written
+// it (config/trust.ts); a refused one goes to `refused`, with the reason.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { findPackageRoot } from '../util/package-json';
+import { distrust } from './trust';
 
 export const MODULE_NAME = 'otel-run';
+
+/** The largest config file read (config/load.ts refuses larger ones with a reason). */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /**
  * cosmiconfig's default places for `otel-run` (the convention users know from other tools), minus
@@ -58,8 +65,13 @@ const NEAR_MISSES: ReadonlyArray<readonly [string, string]> = [
 ];
 
 function isFile(file: string): fs.Stats | undefined {
-  const st = fs.statSync(file, { throwIfNoEntry: false });
-  return st?.isFile() ? st : undefined;
+  try {
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    return st?.isFile() ? st : undefined;
+  } catch {
+    // Not ours to look at (EACCES, or a folder outside the permission model's --allow-fs-read).
+    return undefined;
+  }
 }
 
 /** A package.json counts only when it has an "otel-run" key (cosmiconfig's packageProp). */
@@ -92,9 +104,10 @@ export function* configCandidates(
   cwd: string,
   nearMiss?: (miss: NearMiss) => void,
   texts?: Map<string, string>,
+  refused?: (r: Refused) => void,
 ): Generator<string> {
-  const root = findPackageRoot(cwd);
   const start = path.resolve(cwd);
+  const root = findPackageRoot(cwd) ?? start;
   let dir = start;
   for (;;) {
     // Where people put a config file: the folder they run from and the project root.
@@ -108,11 +121,13 @@ export function* configCandidates(
       const file = path.join(dir, place);
       const st = isFile(file);
       if (!st) continue;
-      if (place === 'package.json') {
-        if (packageHasKey(file, texts)) yield file;
-      } else if (st.size > 0) {
-        yield file;
-      }
+      // A package.json too large to read is left to the loader, which says so.
+      const wanted =
+        place === 'package.json' ? st.size > MAX_CONFIG_BYTES || packageHasKey(file, texts) : st.size > 0;
+      if (!wanted) continue;
+      const why = distrust(file);
+      if (why === undefined) yield file;
+      else refused?.({ file, why });
     }
     if (dir === root) return;
     const parent = path.dirname(dir);
@@ -121,10 +136,25 @@ export function* configCandidates(
   }
 }
 
-/** The first config file from `cwd`, or undefined: the whole cost when there is none is the look above. */
+/** The first usable config file from `cwd`, or undefined: the whole cost when there is none is the look above. */
 export function findConfigFile(cwd: string): string | undefined {
   for (const file of configCandidates(cwd)) return file;
   return undefined;
+}
+
+/** A config file found but not used: another user could have written it. */
+export interface Refused {
+  readonly file: string;
+  readonly why: string;
+}
+
+/** The warning for a refused file, the same from the CLI and the preload. */
+export function describeRefused(r: Refused): { text: string; instead: string } {
+  return {
+    text: `config file ${r.file}: not used: ${r.why}`,
+    instead:
+      'it is ignored (a file another user could write may not run code or redirect spans; name it with --config or OTEL_RUN_CONFIG to use it anyway)',
+  };
 }
 
 /** What to load: the file named (`--config` / OTEL_RUN_CONFIG, relative to `cwd`), else what was found. */
@@ -134,13 +164,23 @@ export interface Search {
   readonly nearMisses: readonly NearMiss[];
   /** The texts the search already read (a package.json, to see its "otel-run" key): not read again. */
   readonly texts: ReadonlyMap<string, string>;
+  /** Files found but not used (config/trust.ts). */
+  readonly refused: readonly Refused[];
 }
 
 export function searchConfig(cwd: string, named?: string): Search {
   const texts = new Map<string, string>();
   const given = named?.trim();
-  if (given) return { files: [path.resolve(cwd, given)], named: true, nearMisses: [], texts };
+  if (given) return { files: [path.resolve(cwd, given)], named: true, nearMisses: [], texts, refused: [] };
   const nearMisses: NearMiss[] = [];
-  const files = [...configCandidates(cwd, (m) => nearMisses.push(m), texts)];
-  return { files, named: false, nearMisses, texts };
+  const refused: Refused[] = [];
+  const files = [
+    ...configCandidates(
+      cwd,
+      (m) => nearMisses.push(m),
+      texts,
+      (r) => refused.push(r),
+    ),
+  ];
+  return { files, named: false, nearMisses, texts, refused };
 }

@@ -4,6 +4,7 @@
 // table, with the closest known key for an unknown one; what is valid becomes the variables a flag would set.
 import { DECLARATIVE_OPTIONS, hasFunctions, toPatterns } from '../settings/instrumentation-options';
 import { MAX_VALUE_LENGTH, type SettingSpec, SPECS } from '../settings/table';
+import { redactUrls } from '../util/redact';
 import { acceptsNumber, describeExpected, fileKey, fileSpecs, INSTRUMENTATIONS_KEY } from './file-keys';
 
 /** One problem in a config file; what it concerns is left out of the result. */
@@ -40,7 +41,7 @@ function show(value: unknown, secret = false): string {
     return s.length > 60 ? 'an array' : s;
   }
   if (typeof value === 'object') return 'an object';
-  const s = JSON.stringify(value) ?? String(value);
+  const s = redactUrls(JSON.stringify(value) ?? String(value));
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 

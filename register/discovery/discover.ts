@@ -226,8 +226,20 @@ function scanFolder(folder: string, mtimeMs: number): FolderScan {
   return scan;
 }
 
+/** A folder's entry as this version writes it: anything else is a miss, scanned again. */
+function wellFormed(scan: unknown): scan is FolderScan {
+  if (!isRecord(scan) || typeof scan.mtimeMs !== 'number') return false;
+  if (!isRecord(scan.scopes) || !isRecord(scan.packages) || !Array.isArray(scan.problems)) return false;
+  if (scan.linked !== undefined && !isRecord(scan.linked)) return false;
+  if (scan.stamps !== undefined && !isRecord(scan.stamps)) return false;
+  if (!scan.problems.every((p) => typeof p === 'string')) return false;
+  for (const info of Object.values(scan.packages))
+    if (!isRecord(info) || typeof info.version !== 'string') return false;
+  return true;
+}
+
 function isFresh(scan: FolderScan | undefined, folder: string, mtimeMs: number): scan is FolderScan {
-  if (!scan || scan.mtimeMs !== mtimeMs) return false;
+  if (!wellFormed(scan) || scan.mtimeMs !== mtimeMs) return false;
   for (const [scope, m] of Object.entries(scan.scopes)) {
     if (mtimeOf(path.join(folder, scope)) !== m) return false;
   }
@@ -275,49 +287,108 @@ function hashOf(text: string): string {
   return (h >>> 0).toString(16);
 }
 
-/** In the app's nearest node_modules (never a NODE_PATH folder, which may be shared), else the temp folder. */
+/**
+ * In the app's nearest node_modules (never a NODE_PATH folder, which may be shared), else a folder of our own
+ * in the temp folder, when it is safe (privateTempDir); else nowhere.
+ */
 function cachePath(options: DiscoverOptions, nearest: string | undefined, all: string[]): string | undefined {
   if (options.cacheDir === false) return undefined;
   const key = hashOf(all.join('\n'));
-  const dir =
-    options.cacheDir ??
-    (nearest
-      ? path.join(nearest, '.cache', 'otel-run')
-      : // process.getuid, not os.userInfo(): that throws for a uid with no passwd entry (OpenShift's random uids).
-        path.join(os.tmpdir(), `otel-run-${process.getuid?.() ?? 'user'}`));
+  let dir = options.cacheDir ?? (nearest ? path.join(nearest, '.cache', 'otel-run') : undefined);
+  if (dir === undefined) {
+    dir = privateTempDir();
+    if (dir === undefined) return undefined;
+  } else {
+    ensureDir(dir);
+  }
   return path.join(dir, `discovery-${key}.json`);
+}
+
+/**
+ * `otel-run-<uid>` in the shared temp folder: a name anyone can predict, so another local user may have made
+ * it first (with links in it that a write would follow). Used only when it is a real folder (not a link),
+ * owned by us, that nobody else can enter: created 0700, then checked (one of ours nobody else could write to
+ * is narrowed to 0700); otherwise there is no cache (every start scans, which still works).
+ */
+function privateTempDir(): string | undefined {
+  // process.getuid, not os.userInfo(): that throws for a uid with no passwd entry (OpenShift's random uids).
+  const uid = process.getuid?.();
+  const dir = path.join(os.tmpdir(), `otel-run-${uid ?? 'user'}`);
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      log.debug(`discovery cache off: cannot create ${dir}: ${log.reason(err)}`);
+      return undefined;
+    }
+  }
+  try {
+    const st = fs.lstatSync(dir);
+    if (uid === undefined || (st.isDirectory() && st.uid === uid && (st.mode & 0o777) === 0o700)) return dir;
+    // Made by an earlier otel-run with the umask's mode (0755): ours, and nobody else could write in it.
+    if (st.isDirectory() && st.uid === uid && (st.mode & 0o022) === 0) {
+      fs.chmodSync(dir, 0o700);
+      return dir;
+    }
+    log.debug(
+      `discovery cache off: ${dir} is not a private folder of this user (${st.isSymbolicLink() ? 'a link' : `uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}`})`,
+    );
+  } catch (err) {
+    log.debug(`discovery cache off: ${dir}: ${log.reason(err)}`);
+  }
+  return undefined;
+}
+
+function ensureDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch {
+    // Read-only image: every start is a cold start, which still works.
+  }
+}
+
+const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW = 0 } = fs.constants;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return !!v && typeof v === 'object' && !Array.isArray(v);
 }
 
 function readCache(file: string | undefined): CacheFile | undefined {
   if (!file) return undefined;
+  let fd: number | undefined;
   try {
-    const cache = JSON.parse(fs.readFileSync(file, 'utf8')) as CacheFile;
-    return cache.format === CACHE_FORMAT ? cache : undefined;
+    // Never through a link: the cache is ours, a link in its place is not.
+    fd = fs.openSync(file, O_RDONLY | O_NOFOLLOW);
+    const cache = JSON.parse(fs.readFileSync(fd, 'utf8')) as unknown;
+    // Any other shape (an older otel-run, a truncated or edited file) is a miss, rewritten by this start.
+    if (!isRecord(cache) || cache.format !== CACHE_FORMAT || !isRecord(cache.folders)) return undefined;
+    if (cache.ranges !== undefined && !isRecord(cache.ranges)) return undefined;
+    return cache as unknown as CacheFile;
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 
 function writeCache(file: string, cache: CacheFile): void {
-  const tmp = `${file}.${process.pid}.tmp`;
+  // A fresh name that nothing can be waiting at: created exclusively, never through a link, then renamed
+  // over the cache (rename replaces a link rather than following it). Two processes starting at once each
+  // write a whole file, and the last one wins.
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  let fd: number | undefined;
   try {
-    fs.writeFileSync(tmp, JSON.stringify(cache));
-    // Atomic: two processes starting at once each write a whole file, and the last one wins.
+    fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    fs.writeFileSync(fd, JSON.stringify(cache));
+    fs.closeSync(fd);
+    fd = undefined;
     fs.renameSync(tmp, file);
   } catch (err) {
     log.debug(`discovery cache not written to ${file}: ${log.reason(err)}`);
+    if (fd !== undefined) fs.closeSync(fd);
     try {
       fs.unlinkSync(tmp);
     } catch {}
-  }
-}
-
-function ensureCacheDir(file: string | undefined): void {
-  if (!file) return;
-  try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-  } catch {
-    // Read-only image: every start is a cold start, which still works.
   }
 }
 
@@ -369,7 +440,6 @@ export function discover(options: DiscoverOptions = {}): Discovery {
     : [];
 
   const file = cachePath(options, onPath[0], [...appFolders, ...own]);
-  ensureCacheDir(file);
   const cache = readCache(file) ?? { format: CACHE_FORMAT, folders: {} };
   let dirty = false;
   const stats = { folders: 0, fromCache: 0, packagesRead: 0 };
@@ -466,7 +536,7 @@ export function discover(options: DiscoverOptions = {}): Discovery {
     if (range.trim() === '*' || range.trim() === '') return true;
     const key = `${range}\u0000${version}`;
     let ok = ranges[key];
-    if (ok === undefined) {
+    if (ok === undefined || (ok !== null && typeof ok !== 'boolean')) {
       ok = checkRange(version, range);
       ranges[key] = ok;
       dirty = true;

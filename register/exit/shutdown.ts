@@ -7,8 +7,9 @@
 // (export/send-sync.ts). Nothing is flushed asynchronously on the way out: an async flush in 'beforeExit'
 // held the loop open, so Node emitted 'beforeExit' to the app's listeners a second time and the app's
 // unref'd timers fired (pg's pool.end() in beforeExit then failed with "Called end on pool more than once").
-// The one exception: an exporter with no synchronous path (grpc, zipkin) cannot deliver at 'exit', so when
-// one has spans pending at 'beforeExit' they are sent asynchronously there, and only there; that costs the
+// The one exception: an exporter with no synchronous path (grpc, zipkin, or any exporter under Node's
+// permission model without --allow-worker) cannot deliver at 'exit', so when one has spans pending at
+// 'beforeExit' they are sent asynchronously there, and only there; that costs the
 // app the extra loop turn, which beats losing the spans (docs/faults.md).
 // process.exit itself is never wrapped: the exit code and order of the app's own 'exit' listeners stay as
 // they were. Our 'exit' listener is hidden from the app (exit/hidden.ts).
@@ -16,6 +17,7 @@
 // Signals that end the process by default are in exit/signals.ts; here is what they flush.
 import type { BatchProcessor } from '../export/batch-processor';
 import { stopRetrying } from '../export/send';
+import { canSendSync } from '../export/send-sync';
 import * as log from '../util/stderr';
 import { listenHidden } from './hidden';
 import { watchSignals } from './signals';
@@ -43,13 +45,24 @@ function endingAll(why: string): void {
   }
 }
 function flushOthersSync(why: string, remaining: () => number): void {
-  for (const f of exitFlushes) {
+  const pending = exitFlushes.filter((f) => f.hasPending());
+  pending.forEach((f, i) => {
     try {
-      f.flushSync(why, remaining());
+      f.flushSync(why, budgetFor(remaining(), pending.length - 1 - i));
     } catch (err) {
       log.debug(`${why}: ${log.reason(err)}`);
     }
-  }
+  });
+}
+
+/**
+ * What one synchronous send may wait, leaving each send still to come the time to get its request out: the
+ * sends run one after the other, and a collector that never answers would otherwise give the whole budget
+ * to the first (spans) and none to metrics and log records, which then never left at all.
+ */
+const RESERVED_PER_SEND_MS = 150;
+function budgetFor(remaining: number, sendsAfter: number): number {
+  return Math.max(Math.min(remaining, RESERVED_PER_SEND_MS), remaining - RESERVED_PER_SEND_MS * sendsAfter);
 }
 // --- end of the metrics/logs hook ---
 
@@ -67,12 +80,14 @@ export function installShutdown(processors: BatchProcessor[], budgetMs: number):
     startClock();
     stopRetrying();
     endingAll(why);
+    const othersPending = exitFlushes.filter((f) => f.hasPending()).length;
     for (const p of processors) {
       const spans = p.takePending();
       if (spans.length === 0) continue;
-      log.debug(`${why}: sending ${spans.length} pending spans (${p.slot.label}) within ${remaining()} ms`);
+      const budget = budgetFor(remaining(), othersPending);
+      log.debug(`${why}: sending ${spans.length} pending spans (${p.slot.label}) within ${budget} ms`);
       try {
-        p.slot.exportSync(spans, remaining());
+        p.slot.exportSync(spans, budget);
       } catch (err) {
         log.warn(`sending the last spans (${p.slot.label}) failed: ${log.reason(err)} — they are lost`);
       }
@@ -86,7 +101,7 @@ export function installShutdown(processors: BatchProcessor[], budgetMs: number):
 
   listenHidden('exit', () => flushSync('exit'));
 
-  const asyncOnly = processors.filter((p) => !p.slot.synchronous);
+  const asyncOnly = canSendSync() ? processors.filter((p) => !p.slot.synchronous) : processors;
   if (asyncOnly.length) {
     let flushing = false;
     listenHidden('beforeExit', () => {

@@ -11,6 +11,7 @@
 // The same queue serves log records (sdk/log-processor.ts): `Batcher<T>` holds everything but how items arrive.
 import type { Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { redactUrls } from '../util/redact';
 import * as log from '../util/stderr';
 import type { Slot } from './slot';
 
@@ -119,7 +120,9 @@ export class Batcher<T extends WithResource> {
       else {
         this.failed += batch.length;
         log.warnExport(
-          `exporting ${this.what} (${this.slot.label}) failed: ${why ?? 'unknown error'} — those ${this.what} are dropped`,
+          redactUrls(
+            `exporting ${this.what} (${this.slot.label}) failed: ${why ?? 'unknown error'} — those ${this.what} are dropped`,
+          ),
         );
       }
       this.reportDropped();

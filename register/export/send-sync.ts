@@ -23,7 +23,7 @@ export type SyncOutcome =
 // no preload (execArgv: []) so otel-run never instruments its own sender.
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { url, headers, body, tls, state } = workerData;
+const { url, headers, body, tls, state, address } = workerData;
 const flag = new Int32Array(state, 0, 2);
 const text = new Uint8Array(state, 8);
 function done(code, status, reason) {
@@ -39,6 +39,10 @@ try {
   const u = new URL(url);
   const mod = require(u.protocol === 'https:' ? 'node:https' : 'node:http');
   const options = { method: 'POST', headers: { ...headers, 'content-length': body.byteLength }, ...tls };
+  // Connect to the address known already: a lookup would queue behind a busy libuv thread pool.
+  if (address)
+    options.lookup = (host, opts, cb) =>
+      opts && opts.all ? cb(null, [address]) : cb(null, address.address, address.family);
   const req = mod.request(u, options, (res) => {
     res.resume();
     res.on('end', () => done(1, res.statusCode || 0));
@@ -51,11 +55,57 @@ try {
 }
 `;
 
+interface Address {
+  address: string;
+  family: number;
+}
+
+/** Each endpoint host's address, as the last asynchronous export found it (export/send.ts). */
+const addresses = new Map<string, Address>();
+
+export function rememberAddress(host: string, address: string, family: number): void {
+  addresses.set(host, { address, family });
+}
+
+/**
+ * Where the exit path connects without a DNS lookup. getaddrinfo runs on libuv's thread pool, which the worker
+ * shares with the app: an app that ends (or crashes) while its pool is busy (fs, crypto, zlib) would hold the
+ * lookup past the flush budget, and every span would be lost. So: the address an earlier export used; for
+ * `localhost` (the default endpoint) with no export yet, 127.0.0.1; an IP needs none; any other name is
+ * looked up in the worker.
+ */
+function knownAddress(url: string): Address | undefined {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
+  const known = addresses.get(host);
+  if (known) return known;
+  if (host === 'localhost') return { address: '127.0.0.1', family: 4 };
+  return undefined;
+}
+
 /** Room for the worker's one-line reason (an error message: host and port, never headers). */
 const REASON_BYTES = 240;
 
 /** Statuses the OTLP spec says to retry: the collector is there and asked us to come back. */
 export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([429, 502, 503, 504]);
+
+/**
+ * Whether this process may start the worker the synchronous send needs: Node's permission model
+ * (`--permission`, `--experimental-permission` on Node 20) refuses workers without --allow-worker. Without
+ * one, every slot is asynchronous-only (exit/shutdown.ts flushes it at beforeExit).
+ */
+export function canSendSync(): boolean {
+  const permission = (process as unknown as { permission?: { has(scope: string): boolean } }).permission;
+  try {
+    return !permission || permission.has('worker');
+  } catch {
+    return true;
+  }
+}
 
 /**
  * Posts within `timeoutMs`, retrying a retryable status while time is left: with no loop turn left, the
@@ -90,9 +140,22 @@ function postOnce(request: SyncRequest, timeoutMs: number): SyncOutcome {
       env: {},
       stdout: true,
       stderr: true,
-      workerData: { url: request.url, headers: request.headers, body: request.body, tls, state },
+      workerData: {
+        url: request.url,
+        headers: request.headers,
+        body: request.body,
+        tls,
+        state,
+        address: knownAddress(request.url),
+      },
     });
   } catch (err) {
+    if ((err as NodeJS.ErrnoException)?.code === 'ERR_ACCESS_DENIED')
+      return {
+        ok: false,
+        reason:
+          "Node's permission model is on without --allow-worker, and sending at exit needs a worker thread (add --allow-worker; an app that ends on its own still sends)",
+      };
     return { ok: false, reason: err instanceof Error ? err.message : String(err) };
   }
   worker.unref();

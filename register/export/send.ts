@@ -86,15 +86,37 @@ function attempt(
       timeout: left,
       ...(req.tls ? readTls(req.tls) : {}),
     };
+    let deadline: NodeJS.Timeout | undefined;
+    const settle = (a: Attempt) => {
+      clearTimeout(deadline);
+      finish(a);
+    };
     const r = mod.request(u, options, (res) => {
       res.resume();
-      res.on('end', () => finish({ status: res.statusCode ?? 0 }));
-      res.on('error', (err) => finish({ error: reasonOf(err) }));
+      res.on('end', () => settle({ status: res.statusCode ?? 0 }));
+      res.on('error', (err) => settle({ error: reasonOf(err) }));
+      res.on('aborted', () => settle({ error: 'answer cut short' }));
+    });
+    // The address this export reached, for the exit path, which must not look it up again (send-sync.ts).
+    r.on('socket', (socket) => {
+      socket.once('connect', () => {
+        if (socket.remoteAddress)
+          (require('./send-sync') as typeof import('./send-sync')).rememberAddress(
+            u.hostname,
+            socket.remoteAddress,
+            socket.remoteFamily === 'IPv6' ? 6 : 4,
+          );
+      });
     });
     // 'finish': the whole request was handed to the kernel, which delivers it even if the process ends now.
     if (written) r.on('finish', () => written(true));
     r.on('timeout', () => r.destroy(new Error(`no answer within ${left} ms`)));
-    r.on('error', (err) => finish({ error: reasonOf(err) }));
+    r.on('error', (err) => settle({ error: reasonOf(err) }));
+    // The socket timeout above only fires when the socket is idle: a collector that trickles its answer a
+    // byte at a time never lets it, and each export would keep its socket for good. This one ends the
+    // request at its deadline, whatever arrives (unref'd: it never holds the app open).
+    deadline = setTimeout(() => r.destroy(new Error(`no complete answer within ${left} ms`)), left);
+    deadline.unref();
     r.end(Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength));
   } catch (err) {
     finish({ error: reasonOf(err) });
@@ -116,10 +138,34 @@ export function stopRetrying(): void {
 }
 
 /**
+ * Requests waiting for an answer at once, across every signal: each holds a socket and its batch. A collector
+ * that answers slower than the export schedule would otherwise pile them up without bound; past this, an
+ * export fails at once (its batch is dropped, with the exporter's warning) until one of them ends.
+ */
+export const MAX_IN_FLIGHT = 8;
+let inFlight = 0;
+
+/**
  * Posts one request, retrying within `timeoutMs`; resolves with the outcome (never rejects). `written` hears
  * when an attempt's request has left whole, and that a failed attempt's has to go again.
  */
 export function postAsync(
+  req: SyncRequest,
+  timeoutMs: number,
+  written?: (whole: boolean) => void,
+): Promise<SyncOutcome> {
+  if (inFlight >= MAX_IN_FLIGHT)
+    return Promise.resolve({
+      ok: false,
+      reason: `${MAX_IN_FLIGHT} earlier exports are still waiting for the collector to answer`,
+    });
+  inFlight++;
+  return postWithRetries(req, timeoutMs, written).finally(() => {
+    inFlight--;
+  });
+}
+
+function postWithRetries(
   req: SyncRequest,
   timeoutMs: number,
   written?: (whole: boolean) => void,

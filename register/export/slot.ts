@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import type { ExportResult } from '@opentelemetry/core';
 import type { Settings } from '../settings/table';
+import { redactUrls } from '../util/redact';
 import * as log from '../util/stderr';
 import { type OtlpTarget, otlpTarget, type Signal, targetLabel } from './target';
 import { readTls } from './tls';
@@ -132,11 +133,15 @@ export function otlpSlotTo<B>(target: OtlpTarget, signal: Signal, describe: (bat
       if (!outcome.ok)
         // Sent but not answered in time: the collector may well have them (it did, with 200k spans).
         log.warnExport(
-          `sending the last ${describe(batch)} to ${target.url} failed: ${outcome.reason} — ${outcome.unanswered ? 'they may not have arrived' : 'they are lost'}${more}`,
+          redactUrls(
+            `sending the last ${describe(batch)} to ${target.url} failed: ${outcome.reason} — ${outcome.unanswered ? 'they may not have arrived' : 'they are lost'}${more}`,
+          ),
         );
       else if (outcome.lost)
         log.warnExport(
-          `sending the last ${describe(batch)} to ${target.url}: ${usedUp} — ${outcome.lost} are lost`,
+          redactUrls(
+            `sending the last ${describe(batch)} to ${target.url}: ${usedUp} — ${outcome.lost} are lost`,
+          ),
         );
       return outcome.ok && !outcome.lost;
     },

@@ -3,6 +3,7 @@
 // default. Only the generic endpoint is a base URL that gets `/v1/<signal>` appended (over HTTP); a signal's
 // own endpoint is used as it is. The exporters, the startup line and `otel-run doctor` all ask this one rule.
 import type { Settings } from '../settings/table';
+import { redactUrls } from '../util/redact';
 import type { TlsFiles } from './tls';
 
 export type Signal = 'traces' | 'metrics' | 'logs';
@@ -79,5 +80,5 @@ export function otlpTarget(s: Settings, signal: Signal): OtlpTarget {
 
 /** For messages: `otlp http/protobuf to http://…/v1/traces`. */
 export function targetLabel(t: OtlpTarget): string {
-  return `otlp ${t.protocol} to ${t.url}`;
+  return `otlp ${t.protocol} to ${redactUrls(t.url)}`;
 }

@@ -4,6 +4,7 @@
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { selected } from '../settings/endpoints';
 import type { Settings } from '../settings/table';
+import { redactUrls } from '../util/redact';
 import type { ExporterPlan } from './pipeline';
 import { type BatchExporter, createSlot, otlpSlot, otlpSlotTo, type Slot } from './slot';
 
@@ -27,7 +28,7 @@ export function createTraceSlots(settings: Settings): TraceSlot[] {
 
 function zipkinSlot(url: string): TraceSlot {
   return createSlot({
-    label: `zipkin to ${url}`,
+    label: `zipkin to ${redactUrls(url)}`,
     make() {
       const { ZipkinExporter } =
         require('@opentelemetry/exporter-zipkin') as typeof import('@opentelemetry/exporter-zipkin');

@@ -3,6 +3,7 @@
 // table has already read, validated and, when bad, reported in the house format; their own complaint about
 // the same value (with the raw value, in other words) is dropped below debug. Nothing else is: a message that
 // merely names a variable (an app's own SDK, an instrumentation) is news, and under debug everything shows.
+import { redactUrls } from '../util/redact';
 import { type Level, writeStderr } from '../util/stderr';
 
 type Api = typeof import('@opentelemetry/api');
@@ -37,7 +38,7 @@ export function installDiagLogger(api: Api, level: Level, ownVariables: Readonly
         return;
       try {
         const { format } = require('node:util') as typeof import('node:util');
-        writeStderr(`otel-run: [${tag}] ${format(message, ...args)}\n`);
+        writeStderr(`otel-run: [${tag}] ${redactUrls(format(message, ...args))}\n`);
       } catch {}
     };
   const levels: Record<Level, number> = {

@@ -17,6 +17,7 @@ import { otlpSlotTo, type Slot } from '../export/slot';
 import { otlpTarget } from '../export/target';
 import { selected } from '../settings/endpoints';
 import type { Settings } from '../settings/table';
+import { redactUrls } from '../util/redact';
 import * as log from '../util/stderr';
 
 export interface MetricsSdk {
@@ -112,7 +113,9 @@ function periodicReader(sdk: Sdk, slot: Slot<ResourceMetrics>, options: ReaderOp
       if (resource.asyncAttributesPending) await resource.waitForAsyncAttributes?.().catch(() => {});
       const why = await send(resourceMetrics);
       if (why)
-        log.warnExport(`exporting metrics (${slot.label}) failed: ${why} — the next export sends them again`);
+        log.warnExport(
+          redactUrls(`exporting metrics (${slot.label}) failed: ${why} — the next export sends them again`),
+        );
       return why === undefined;
     }
     protected override async onForceFlush(): Promise<void> {

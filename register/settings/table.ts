@@ -2,6 +2,7 @@
 // share. Each row is an OTEL_* variable (same name and meaning as the spec and the official Node SDK) or one of
 // otel-run's own OTEL_RUN_* variables. The CLI turns flags and the config file into these variables for the
 // child, so every process in the tree reads the same environment.
+import { redactUrls } from '../util/redact';
 import { SIGNAL_DEFAULTS, SIGNAL_SPECS } from './endpoints';
 import { anyOf, flag, int, names, oneOf, pairs, type RowInfo, type SettingSpec, text } from './rows';
 import type { Settings } from './types';
@@ -317,7 +318,7 @@ function describeDefault(spec: RowInfo): string {
 
 function showValue(spec: RowInfo, raw: string): string {
   if (spec.secret) return '(redacted)';
-  return JSON.stringify(raw.length > 80 ? `${raw.slice(0, 77)}...` : raw);
+  return JSON.stringify(redactUrls(raw.length > 80 ? `${raw.slice(0, 77)}...` : raw));
 }
 
 /**
@@ -328,7 +329,8 @@ export function readSettings(env: NodeJS.ProcessEnv, report: (p: Problem) => voi
   const out: Settings = { ...DEFAULTS };
   for (const spec of SPECS) {
     const raw = env[spec.env];
-    if (raw !== undefined) readOne(out, spec, raw, report);
+    // Empty means unset (the spec, and the official SDK): OTEL_TRACES_EXPORTER="" is not "no exporter".
+    if (raw !== undefined && raw.trim() !== '') readOne(out, spec, raw, report);
   }
   return out;
 }

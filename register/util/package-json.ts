@@ -67,10 +67,19 @@ export function findOwningPackage(startDir: string, name: string): NearestPackag
 export function findPackageRoot(startDir: string): string | undefined {
   let dir = path.resolve(startDir);
   for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (exists(path.join(dir, 'package.json'))) return dir;
     const parent = path.dirname(dir);
     if (parent === dir) return undefined;
     dir = parent;
+  }
+}
+
+/** existsSync, except that it throws under Node's permission model for a path outside --allow-fs-read. */
+function exists(file: string): boolean {
+  try {
+    return fs.existsSync(file);
+  } catch {
+    return false;
   }
 }
 

@@ -11,9 +11,21 @@ import {
   parseInstrumentationsEnv,
   resolveLayers,
 } from '../../register/config/resolve';
-import { type NearMiss, type Search, searchConfig } from '../../register/config/search';
+import {
+  describeRefused,
+  type NearMiss,
+  type Refused,
+  type Search,
+  searchConfig,
+} from '../../register/config/search';
 import type { CheckedConfig, ConfigProblem, Instrumentations } from '../../register/config/validate';
-import { ENV_CONFIG_MODULE, ENV_INSTRUMENTATION_CONFIG, ENV_RESOLVED } from '../../register/contract';
+import {
+  ENV_CONFIG_MODULE,
+  ENV_INSTRUMENTATION_CONFIG,
+  ENV_INSTRUMENTATIONS_FILE,
+  ENV_RESOLVED,
+  MAX_ENV_JSON,
+} from '../../register/contract';
 import { type Problem, readSettings, type Settings } from '../../register/settings/table';
 import { VIEW_OFF, viewExporters } from './flags';
 
@@ -63,6 +75,8 @@ export interface Resolved {
   hasFunctions: boolean;
   /** Files named like a config file that otel-run does not read. */
   nearMisses: readonly NearMiss[];
+  /** Config files found but not used: another user could have written them (register/config/trust.ts). */
+  refused: readonly Refused[];
   /** Only with `keepGoing`: the config file's problems (the file is then left out). */
   fileError?: ConfigError;
 }
@@ -96,7 +110,11 @@ async function readFile(search: Search): Promise<(CheckedConfig & { file: string
 export async function resolveConfig(input: CliConfigInput, keepGoing = false): Promise<Resolved> {
   const flags = { ...input.flags };
   if (input.view) flags.OTEL_TRACES_EXPORTER = viewExporters(input.flags.OTEL_TRACES_EXPORTER);
-  const search = searchConfig(input.cwd, flags.OTEL_RUN_CONFIG ?? input.env.OTEL_RUN_CONFIG);
+  // Disabled: no file is read at all (a JavaScript one would run code for nothing). doctor still looks.
+  const disabled = !keepGoing && isTrue(flags.OTEL_SDK_DISABLED ?? input.env.OTEL_SDK_DISABLED);
+  const search = disabled
+    ? { files: [], named: false, nearMisses: [], texts: new Map(), refused: [] }
+    : searchConfig(input.cwd, flags.OTEL_RUN_CONFIG ?? input.env.OTEL_RUN_CONFIG);
   let file: Awaited<ReturnType<typeof readFile>>;
   let fileError: ConfigError | undefined;
   // No file found: nothing is read (and js-yaml stays unloaded).
@@ -129,6 +147,7 @@ export async function resolveConfig(input: CliConfigInput, keepGoing = false): P
     instrumentations: file?.instrumentations ?? {},
     hasFunctions: file?.hasFunctions ?? false,
     nearMisses: search.nearMisses,
+    refused: search.refused,
     fileError,
   };
   if (!otelFile) return resolved;
@@ -145,12 +164,22 @@ export function describeNearMiss(miss: NearMiss): { text: string; hint: string }
   };
 }
 
-/** The near misses, on stderr before the command goes on. */
-export function nearMissReport(resolved: Pick<Resolved, 'nearMisses'>): string {
-  return resolved.nearMisses
-    .map(describeNearMiss)
-    .map(({ text, hint }) => `otel-run: ${text}\n  hint: ${hint}\n`)
-    .join('');
+/** The near misses and the refused files, on stderr before the command goes on. */
+export function nearMissReport(resolved: Pick<Resolved, 'nearMisses' | 'refused'>): string {
+  return (
+    resolved.refused
+      .map(describeRefused)
+      .map(({ text, instead }) => `otel-run: ${text} — ${instead}\n`)
+      .join('') +
+    resolved.nearMisses
+      .map(describeNearMiss)
+      .map(({ text, hint }) => `otel-run: ${text}\n  hint: ${hint}\n`)
+      .join('')
+  );
+}
+
+function isTrue(v: string | undefined): boolean {
+  return v?.trim().toLowerCase() === 'true';
 }
 
 /**
@@ -181,8 +210,17 @@ export function instrumentationsVar(resolved: Resolved, base: NodeJS.ProcessEnv)
 /** The environment of a child: `base` with the resolved variables over it, and OTEL_RUN_RESOLVED set. */
 export function childEnv(resolved: Resolved, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base, ...resolved.vars };
+  delete env[ENV_INSTRUMENTATIONS_FILE];
   const instrumentations = instrumentationsVar(resolved, base);
-  if (instrumentations !== undefined) env[ENV_INSTRUMENTATION_CONFIG] = instrumentations;
+  // Too large for the environment (exec fails with E2BIG over 128 KiB): the preload reads the options from
+  // the file itself, under the variable as the user set it.
+  if (
+    instrumentations !== undefined &&
+    Buffer.byteLength(instrumentations) > MAX_ENV_JSON &&
+    resolved.configFile
+  )
+    env[ENV_INSTRUMENTATIONS_FILE] = resolved.configFile;
+  else if (instrumentations !== undefined) env[ENV_INSTRUMENTATION_CONFIG] = instrumentations;
   if (resolved.hasFunctions && resolved.configFile) env[ENV_CONFIG_MODULE] = resolved.configFile;
   else if (resolved.configFile) delete env[ENV_CONFIG_MODULE];
   env[ENV_RESOLVED] = '1';

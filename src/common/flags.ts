@@ -1,8 +1,9 @@
 // The flags every command shares: one per row of the settings table, turned into the variables they set.
 // Used by the run command and by the subcommands that resolve settings (env, doctor).
+import * as fs from 'node:fs';
 import { type Command, Option } from 'commander';
 import { fileKey, flagName } from '../../register/config/file-keys';
-import { type Problem, readSettings, SPECS } from '../../register/settings/table';
+import { type Problem, readSettings, type SettingSpec, SPECS } from '../../register/settings/table';
 
 export class UsageError extends Error {
   constructor(
@@ -21,7 +22,10 @@ export function addSettingOptions(program: Command): void {
     const option =
       spec.kind === 'boolean'
         ? new Option(`--${name}`, `${spec.description} [${spec.env}]`)
-        : new Option(`--${name} <value>`, `${spec.description}${values} [${spec.env}]`);
+        : new Option(
+            `--${name} <value>`,
+            `${spec.description}${values}${spec.secret ? '; @<file> reads it from a file, out of sight of ps' : ''} [${spec.env}]`,
+          );
     option.helpGroup(`${spec.group}:`);
     program.addOption(option);
   }
@@ -34,7 +38,7 @@ export function flagsToEnv(opts: Record<string, unknown>): Record<string, string
     // commander names an option's value by the flag in camelCase: the file key.
     const value = opts[fileKey(spec)];
     if (value === undefined) continue;
-    env[spec.env] = value === true ? 'true' : String(value);
+    env[spec.env] = value === true ? 'true' : spec.secret ? secretValue(spec, String(value)) : String(value);
   }
   const problems: Problem[] = [];
   readSettings(env, (p) => problems.push(p));
@@ -48,6 +52,30 @@ export function flagsToEnv(opts: Record<string, unknown>): Record<string, string
     );
   }
   return env;
+}
+
+/** The longest secret file read: a header list, not a file pasted by mistake. */
+const MAX_SECRET_FILE = 64 * 1024;
+
+/**
+ * A secret flag's value (`--exporter-otlp-headers`): a command line is visible to every user in `ps` for the
+ * whole run, so `@<file>` reads the value from a file instead (a header name cannot start with `@`). The
+ * environment variable is the other way that stays out of sight.
+ */
+function secretValue(spec: SettingSpec, value: string): string {
+  if (!value.startsWith('@')) return value;
+  const file = value.slice(1);
+  const flag = `--${flagName(spec)}`;
+  try {
+    const size = fs.statSync(file).size;
+    if (size > MAX_SECRET_FILE) throw new Error(`${size} bytes, more than ${MAX_SECRET_FILE}`);
+    return fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new UsageError(
+      `${flag} @${file}: cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      `@<file> names a file holding the value (key=value,...); or set ${spec.env} in the environment`,
+    );
+  }
 }
 
 /** `--view` makes the terminal view the exporter, or adds it to the ones --traces-exporter names. */

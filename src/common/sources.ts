@@ -1,10 +1,15 @@
 // How `otel-run doctor` and `otel-run env` show a resolved setting (src/common/config.ts resolves them).
 import { readSettings, type SettingSpec, type Settings } from '../../register/settings/table';
+import { redactUrls } from '../../register/util/redact';
 
 export type { Origin, Source } from '../../register/config/resolve';
 
 /** A setting's value for display: secrets show their keys only, never a value. */
 export function displayValue(spec: SettingSpec, settings: Settings): string {
+  return redactUrls(rawDisplay(spec, settings));
+}
+
+function rawDisplay(spec: SettingSpec, settings: Settings): string {
   const value = settings[spec.key];
   if (value === undefined) return '(unset)';
   if (spec.secret) {

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
+import { describeRefused } from '../../register/config/search';
 import { OWN_ROOT, VERSION } from '../../register/contract';
 import { CATALOG } from '../../register/discovery/catalog';
 import { isBuiltinTarget } from '../../register/discovery/manifest';
@@ -12,6 +13,7 @@ import { otlpTarget } from '../../register/export/target';
 import { appPackage, resolveServiceName } from '../../register/sdk/service-name';
 import { type Settings, SPECS } from '../../register/settings/table';
 import { findPackageRoot, readPackageJson } from '../../register/util/package-json';
+import { redactUrls } from '../../register/util/redact';
 import { analyse, libraryLabel } from '../bootstrap/bootstrap';
 import { describeNearMiss, type Resolved, resolveConfig } from '../common/config';
 import { addSettingOptions, flagsToEnv, UsageError } from '../common/flags';
@@ -265,6 +267,10 @@ export async function diagnose(options: {
       text: `${p.message} (${err?.file}${p.line === undefined ? '' : `:${p.line}`})`,
       hint: p.hint,
     });
+  for (const r of resolved.refused) {
+    const { text, instead } = describeRefused(r);
+    fileProblems.push({ level: 'warn', text: `${text} — ${instead}` });
+  }
   for (const m of resolved.nearMisses) fileProblems.push({ level: 'warn', ...describeNearMiss(m) });
   const env = { ...options.env, ...resolved.vars };
   const sections: Section[] = [
@@ -355,8 +361,9 @@ export async function run(argv: string[]): Promise<number> {
     view: !!opts.view,
   });
   const colour = !!process.stdout.isTTY && !process.env.NO_COLOR && (process.env.FORCE_COLOR ?? '1') !== '0';
+  // Everything doctor prints, text or JSON, names endpoints without their credentials.
   process.stdout.write(
-    opts.json ? `${JSON.stringify(report, null, 2)}\n` : render(report, nearestRoot(cwd), colour),
+    redactUrls(opts.json ? `${JSON.stringify(report, null, 2)}\n` : render(report, nearestRoot(cwd), colour)),
   );
   return report.ok ? 0 : 1;
 }

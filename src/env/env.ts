@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { ENV_INSTRUMENTATION_CONFIG, ENV_RESOLVED, REGISTER_ENTRY, VERSION } from '../../register/contract';
 import { SPECS } from '../../register/settings/table';
+import { hasUrlCredentials } from '../../register/util/redact';
 import { instrumentationsVar, nearMissReport, type Resolved, resolveConfig } from '../common/config';
 import { addSettingOptions, flagsToEnv, UsageError } from '../common/flags';
 import { parseSubcommand } from '../common/parse-args';
@@ -31,7 +32,12 @@ export function envEntries(resolved: Resolved, env: NodeJS.ProcessEnv, registerP
     // The file's settings are printed as variables; pointing at the file (from another machine) is not.
     if (spec.key === 'config' && resolved.configFile) continue;
     if (!differsFromDefault(spec, raw)) continue;
-    out.push(spec.secret ? { name: spec.env, secret: true } : { name: spec.env, value: raw });
+    // An endpoint with credentials in it is a secret too.
+    out.push(
+      spec.secret || hasUrlCredentials(raw)
+        ? { name: spec.env, secret: true }
+        : { name: spec.env, value: raw },
+    );
   }
   // The file's per-instrumentor options under the variable's, merged as a run merges them.
   const instrumentations = instrumentationsVar(resolved, env) ?? env[ENV_INSTRUMENTATION_CONFIG];

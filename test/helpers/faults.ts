@@ -11,7 +11,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { type Receiver, type ReceiverOptions, startReceiver } from './otlp-receiver';
+import { type ReceivedSpan, type Receiver, type ReceiverOptions, startReceiver } from './otlp-receiver';
 import {
   BIN,
   copyFixture,
@@ -37,7 +37,7 @@ export interface Row {
   args?: string[];
   /** Packages of the repo linked into the app's node_modules (the app's own dependencies). */
   link?: string[];
-  /** Environment of both runs; `{receiver}` becomes the receiver's URL. */
+  /** Environment of both runs; `{receiver}` becomes the receiver's URL, `{port}` its port. */
   appEnv?: Record<string, string>;
   /** Environment of the otel-run run only. */
   env?: Record<string, string>;
@@ -79,6 +79,10 @@ export interface Row {
     absentResource?: string[];
     /** Text that must appear nowhere in the output of the otel-run run. */
     nowhere?: string[];
+    /** What else must hold of the spans received: a reason when it does not. */
+    check?: (spans: ReceivedSpan[]) => string | undefined;
+    /** What must hold of the copied fixture after each otel-run run (files written, left alone). */
+    after?: (root: string) => string | undefined;
   };
 }
 
@@ -156,7 +160,12 @@ export async function check(row: Row): Promise<string | undefined> {
   }
   try {
     const appEnv = Object.fromEntries(
-      Object.entries(row.appEnv ?? {}).map(([k, v]) => [k, v.replace('{receiver}', receiver?.url ?? '')]),
+      Object.entries(row.appEnv ?? {}).map(([k, v]) => [
+        k,
+        v
+          .replace('{receiver}', receiver?.url ?? '')
+          .replace('{port}', receiver ? new URL(receiver.url).port : ''),
+      ]),
     );
     const app = [row.script ?? 'app.js', ...(row.args ?? [])];
     const [node, ...prefix] =
@@ -165,7 +174,7 @@ export async function check(row: Row): Promise<string | undefined> {
     // The same app run the same way ends the same way: rows share their bare run, with the copy's folder
     // in its output replaced (stack traces name it), unless the row prepares its copy or the app talks to
     // the receiver.
-    const shared = !row.setup && !JSON.stringify(row.appEnv ?? {}).includes('{receiver}');
+    const shared = !row.setup && !/\{(receiver|port)\}/.test(JSON.stringify(row.appEnv ?? {}));
     const key = JSON.stringify([
       row.fixture ?? APP,
       row.cwd,
@@ -253,6 +262,8 @@ export async function check(row: Row): Promise<string | undefined> {
           for (const key of expect.absentResource ?? [])
             assert.ok(!(key in span.resource), `resource ${key} of span ${span.name} was set${show}`);
         }
+        const bad = expect.check?.(receiver.spans);
+        assert.equal(bad, undefined, `${bad}${show}`);
         if (expect.maxSpans !== undefined) {
           assert.ok(
             receiver.spans.length <= expect.maxSpans,
@@ -260,6 +271,8 @@ export async function check(row: Row): Promise<string | undefined> {
           );
         }
       }
+      const wrong = expect.after?.(root);
+      assert.equal(wrong, undefined, `${wrong}${show}`);
     }
     return undefined;
   } finally {
