@@ -216,8 +216,11 @@ export function createSlots(settings: Settings): ExporterSlot[] {
         const url = tracesEndpoint(settings);
         slots.push(
           asyncOnlySlot(`otlp grpc to ${url}`, () => {
-            const { OTLPTraceExporter } =
-              require('@opentelemetry/exporter-trace-otlp-grpc') as typeof import('@opentelemetry/exporter-trace-otlp-grpc');
+            const { OTLPTraceExporter } = (
+              require('../util/optional') as typeof import('../util/optional')
+            ).requireOptional<typeof import('@opentelemetry/exporter-trace-otlp-grpc')>(
+              '@opentelemetry/exporter-trace-otlp-grpc',
+            );
             return new OTLPTraceExporter({
               url,
               timeoutMillis: tracesTimeout(settings),

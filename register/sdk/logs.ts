@@ -46,8 +46,11 @@ function otlpSlot(settings: Settings): LogSlot {
   let instance: Exporter | undefined;
   if (target.protocol === 'grpc') {
     const make = (): Exporter => {
-      const { OTLPLogExporter } =
-        require('@opentelemetry/exporter-logs-otlp-grpc') as typeof import('@opentelemetry/exporter-logs-otlp-grpc');
+      const { OTLPLogExporter } = (
+        require('../util/optional') as typeof import('../util/optional')
+      ).requireOptional<typeof import('@opentelemetry/exporter-logs-otlp-grpc')>(
+        '@opentelemetry/exporter-logs-otlp-grpc',
+      );
       return new OTLPLogExporter({
         url: target.url,
         timeoutMillis: target.timeoutMillis,
@@ -169,6 +172,7 @@ export function registerLogs(settings: Settings, resource: Resource): LogsSdk {
   };
   const { logs } = require('@opentelemetry/api-logs') as typeof import('@opentelemetry/api-logs');
   logs.setGlobalLoggerProvider(standIn);
+  (require('./api-copies') as typeof import('./api-copies')).registerLoggerProvider(standIn);
 
   const batches = () => real?.batches ?? [];
   return {

@@ -168,8 +168,11 @@ function otlpReader(settings: Settings, sdk: Sdk, options: Omit<ReaderOptions, '
   const target = otlpTarget(settings, 'metrics');
   const label = `otlp ${target.protocol} to ${target.url}`;
   if (target.protocol === 'grpc') {
-    const { OTLPMetricExporter } =
-      require('@opentelemetry/exporter-metrics-otlp-grpc') as typeof import('@opentelemetry/exporter-metrics-otlp-grpc');
+    const { OTLPMetricExporter } = (
+      require('../util/optional') as typeof import('../util/optional')
+    ).requireOptional<typeof import('@opentelemetry/exporter-metrics-otlp-grpc')>(
+      '@opentelemetry/exporter-metrics-otlp-grpc',
+    );
     const exporter = new OTLPMetricExporter({
       url: target.url,
       timeoutMillis: target.timeoutMillis,

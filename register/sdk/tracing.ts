@@ -1,7 +1,6 @@
 // Builds and registers the tracing SDK from the settings. Called the first time something could make a span
 // (an instrumented library is required, or the app requires @opentelemetry/api), never at start: a process
 // that makes no span never pays for the SDK.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TextMapPropagator, TracerProvider } from '@opentelemetry/api';
 import type { Sampler } from '@opentelemetry/sdk-trace-base';
@@ -10,6 +9,7 @@ import { BatchProcessor } from '../export/batch-processor';
 import { createSlots } from '../export/slots';
 import type { Settings } from '../settings/table';
 import * as log from '../util/stderr';
+import { chooseApi, type Reader } from './api-copies';
 import { buildResource } from './resource';
 import { startSignals } from './telemetry';
 
@@ -31,6 +31,8 @@ export interface SdkContext {
   entry?: string;
   cwd: string;
   version: string;
+  /** Enabled instrumentors' package folders: each may resolve its own @opentelemetry/api copy. */
+  instrumentors?: ReadonlyArray<{ name: string; dir: string }>;
 }
 
 const API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
@@ -41,47 +43,13 @@ export function foreignProviderRegistered(): boolean {
   return !!g?.trace;
 }
 
-function versionOf(entryFile: string): number[] {
-  // The API's "exports" hides its package.json: find it above the resolved entry file.
-  let dir = path.dirname(entryFile);
-  for (;;) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === '@opentelemetry/api')
-        return (pkg.version ?? '0').split('.').map((n) => Number.parseInt(n, 10) || 0);
-    } catch {}
-    const parent = path.dirname(dir);
-    if (parent === dir) return [0];
-    dir = parent;
-  }
-}
-
-function newer(a: number[], b: number[]): boolean {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
-  }
-  return false;
-}
-
-/**
- * The API copy to register through. The API's global registry accepts readers whose minor version is at most
- * the registering copy's, so registering through the newest copy in the process serves every copy: an app
- * on api 1.10 with otel-run on 1.9 still sees our provider.
- */
-function chooseApi(ctx: SdkContext): Api {
-  const ours = require.resolve('@opentelemetry/api');
-  let best = ours;
-  const from = [ctx.entry ? path.dirname(ctx.entry) : undefined, ctx.cwd].filter((p): p is string => !!p);
-  try {
-    const theirs = require.resolve('@opentelemetry/api', { paths: from });
-    if (theirs !== ours && newer(versionOf(theirs), versionOf(ours))) best = theirs;
-  } catch {
-    // The app has no API copy of its own.
-  }
-  return require(best) as Api;
+/** Who reads the API besides otel-run: the app (from its entry and cwd) and each enabled instrumentor. */
+function apiReaders(ctx: SdkContext): Reader[] {
+  const app = [ctx.entry ? path.dirname(ctx.entry) : undefined, ctx.cwd].filter((p): p is string => !!p);
+  return [
+    ...app.map((dir) => ({ who: 'the app', dir })),
+    ...(ctx.instrumentors ?? []).map((i) => ({ who: `instrumentor ${i.name}`, dir: i.dir, package: true })),
+  ];
 }
 
 function ratio(settings: Settings): number {
@@ -191,7 +159,7 @@ function stderrDiag(api: Api, level: Settings['logLevel']): void {
 
 export function createSdk(ctx: SdkContext): Sdk {
   const { settings } = ctx;
-  const api = chooseApi(ctx);
+  const api = chooseApi(apiReaders(ctx));
   if (ctx.explicitLogLevel) stderrDiag(api, settings.logLevel);
 
   const { NodeTracerProvider } =

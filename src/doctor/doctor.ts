@@ -28,7 +28,14 @@ import {
   withViewDefaults,
 } from '../common/sources';
 import { type ListEntry, listInstrumentors } from '../list/list';
-import { type AppManifest, checkApiCopies, checkBundle, checkOwnSetup, type Finding } from './checks';
+import {
+  type AppManifest,
+  checkApiCopies,
+  checkBundle,
+  checkOwnSetup,
+  checkPnp,
+  type Finding,
+} from './checks';
 import { type ProbeTarget, probe } from './endpoint-probe';
 
 export interface Section {
@@ -299,6 +306,8 @@ export async function diagnose(options: {
     checkApiCopies(root),
     ...checkOwnSetup(manifest ?? {}, options.env.NODE_OPTIONS),
   ];
+  const pnp = checkPnp(root);
+  if (pnp) checks.unshift(pnp);
   const bundle = checkBundle(entry, libraries);
   if (bundle) checks.push(bundle);
   else
