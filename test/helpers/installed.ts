@@ -1,0 +1,158 @@
+// otel-run as users get it: `npm pack` once per run, then temporary app folders that install the tarball with
+// production dependencies only, beside the app's own libraries, laid out by npm, pnpm or yarn classic (both
+// from this project's devDependencies). Nothing here can see the checkout's node_modules: the apps live in
+// the system's temp folder, run with a hermetic environment and no NODE_PATH.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after } from 'node:test';
+import { describeResult, hermeticEnv, REPO_ROOT, type RunResult, run } from './run';
+
+export type Layout = 'npm' | 'pnpm' | 'yarn';
+
+const PNPM = path.join(REPO_ROOT, 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
+const YARN = path.join(REPO_ROOT, 'node_modules', 'yarn', 'bin', 'yarn.js');
+
+const temps: string[] = [];
+// At the file's top level (this module loads with the test file): an `after` called from inside a test would
+// belong to that test, and remove the shared tarball while other suites still install it.
+after(() => {
+  for (const dir of temps) fs.rmSync(dir, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+  temps.push(dir);
+  return dir;
+}
+
+/** The Node line this runner is on: 20 gets the 0.2xx instrumentations, 22.15+ the 0.30x ones. */
+export const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
+export const NEW_LINE = NODE_MAJOR >= 22;
+
+/**
+ * The app's libraries as `npm install express pino @opentelemetry/instrumentation-express …` gives a user on
+ * this Node today: the 0.30x line (api 1.10) needs Node >= 22.15, so a Node 20 user stays on the last 0.2xx.
+ */
+export function userLibraries(line: 'old' | 'new' = NEW_LINE ? 'new' : 'old'): Record<string, string> {
+  return {
+    express: '4.22.1',
+    pino: '10.4.0',
+    '@opentelemetry/instrumentation-express': line === 'new' ? '0.72.0' : '0.71.1',
+    '@opentelemetry/instrumentation-pino': line === 'new' ? '0.70.0' : '0.69.0',
+  };
+}
+
+let tarball: string | undefined;
+
+/** `npm pack` of the built checkout, once per run (the build already ran: prepack is skipped here). */
+export async function packOnce(): Promise<string> {
+  if (tarball) return tarball;
+  const dest = tempDir('otel-run-pack-');
+  const r = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dest], {
+    cwd: REPO_ROOT,
+    env: hermeticEnv({ npm_config_update_notifier: 'false' }),
+    timeoutMs: 120_000,
+  });
+  const file = fs.readdirSync(dest).find((f) => f.endsWith('.tgz'));
+  if (r.code !== 0 || !file) throw new Error(`npm pack failed\n${describeResult(r)}`);
+  tarball = path.join(dest, file);
+  return tarball;
+}
+
+export interface InstalledApp {
+  dir: string;
+  layout: Layout;
+  install: RunResult;
+}
+
+/** The command that installs production dependencies only, from the cache where it can. */
+function installCommand(layout: Layout): [string, string[]] {
+  switch (layout) {
+    case 'npm':
+      return ['npm', ['install', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund']];
+    case 'pnpm':
+      // The strict default layout: each package sees only what it declares (and its peers).
+      return [process.execPath, [PNPM, 'install', '--prod', '--prefer-offline', '--reporter=append-only']];
+    case 'yarn':
+      // Yarn classic checks engines strictly: an app on Node 20 with the 0.30x line would not install at all.
+      return [
+        process.execPath,
+        [YARN, 'install', '--production', '--prefer-offline', '--non-interactive', '--ignore-engines'],
+      ];
+  }
+}
+
+/** A temp app folder with `files`, otel-run from the tarball and `dependencies`, installed by `layout`. */
+export async function installApp(
+  layout: Layout,
+  dependencies: Record<string, string>,
+  files: Record<string, string>,
+): Promise<InstalledApp> {
+  const pack = await packOnce();
+  const dir = path.join(tempDir(`otel-run-installed-${layout}-`), 'app');
+  fs.mkdirSync(dir);
+  const manifest = {
+    name: 'installed-app',
+    version: '1.0.0',
+    private: true,
+    dependencies: { 'otel-run': `file:${pack}`, ...dependencies },
+  };
+  fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  for (const [name, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, name), text);
+  }
+  const [cmd, args] = installCommand(layout);
+  const install = await run(cmd, args, {
+    cwd: dir,
+    env: hermeticEnv({ NODE_PATH: undefined, npm_config_update_notifier: 'false', CI: 'true' }),
+    timeoutMs: 240_000,
+  });
+  if (install.code !== 0) throw new Error(`${layout} install failed in ${dir}\n${describeResult(install)}`);
+  return { dir, layout, install };
+}
+
+/** The environment of a run inside an installed app: this runner's Node first on PATH, no NODE_PATH. */
+export function appEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const base = hermeticEnv();
+  return hermeticEnv({
+    NODE_PATH: undefined,
+    PATH: `${path.dirname(process.execPath)}${path.delimiter}${base.PATH ?? ''}`,
+    ...extra,
+  });
+}
+
+/** `otel-run <args>` as the app's own install has it. */
+export function otelRun(
+  app: InstalledApp,
+  args: string[],
+  extra: NodeJS.ProcessEnv = {},
+): Promise<RunResult> {
+  const bin = path.join(app.dir, 'node_modules', 'otel-run', 'bin', 'otel-run.js');
+  return run(process.execPath, [bin, ...args], { cwd: app.dir, env: appEnv(extra), timeoutMs: 60_000 });
+}
+
+/** An express + pino app: two requests to itself, a log line in each handler, then it exits. */
+export const EXPRESS_PINO_APP = `'use strict';
+const http = require('node:http');
+const express = require('express');
+const pino = require('pino');
+const logger = pino();
+const app = express();
+app.get('/hello/:name', (req, res) => {
+  logger.info({ who: req.params.name }, 'hello');
+  res.send('hi ' + req.params.name);
+});
+const server = app.listen(0, '127.0.0.1', async () => {
+  const { port } = server.address();
+  for (const name of ['a', 'b']) {
+    await new Promise((resolve, reject) =>
+      http.get({ host: '127.0.0.1', port, path: '/hello/' + name }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      }).on('error', reject),
+    );
+  }
+  server.close();
+});
+`;
