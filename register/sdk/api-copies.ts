@@ -166,12 +166,12 @@ export function explainFailure(dir: string, err: unknown): string | undefined {
   const message = err instanceof Error ? err.message : String(err);
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'MODULE_NOT_FOUND' && message.includes(`'${API}'`))
-    return `${API} cannot be resolved from ${realDir(dir)} (its peer dependency is not installed) — add ${API} to the app's dependencies`;
+    return `${API} cannot be resolved from ${realDir(dir)} (a peer dependency nobody installed: add ${API} to the app's dependencies)`;
   if (!/reading 'getLogger'/.test(message)) return undefined;
   const base = resolveFrom(INSTRUMENTATION, dir);
   const basePkg = base && packageOf(realDir(base), INSTRUMENTATION);
   const api = basePkg && resolveFrom(API, basePkg.dir);
   const apiPkg = api && packageOf(realDir(api), API);
   if (!basePkg || !apiPkg) return undefined;
-  return `its ${INSTRUMENTATION} ${basePkg.version} needs ${API} >= 1.10 but resolves ${apiPkg.version} (${apiPkg.dir}) — add ${API}@^1.10 to the app's dependencies (yarn and npm --legacy-peer-deps do not install peer dependencies)`;
+  return `its ${INSTRUMENTATION} ${basePkg.version} needs ${API} >= 1.10 but resolves ${apiPkg.version} (${apiPkg.dir}; yarn installs no peer dependencies: add ${API}@^1.10 to the app's dependencies)`;
 }
