@@ -235,6 +235,26 @@ describe('otel-run doctor', () => {
     assert.match(r.stdout, /hint: .*npm dedupe/);
   });
 
+  for (const [lockfile, fix] of [
+    [
+      'pnpm-lock.yaml',
+      /hint: pnpm links each package .*`pnpm add @opentelemetry\/api@1\.10\.0` .*"pnpm": \{ "overrides": \{ "@opentelemetry\/api": "1\.10\.0" \} \}/,
+    ],
+    [
+      'yarn.lock',
+      /hint: yarn does not install peer dependencies: `yarn add @opentelemetry\/api@1\.10\.0`, and `"resolutions": \{ "@opentelemetry\/api": "1\.10\.0" \}`/,
+    ],
+  ] as const) {
+    test(`two copies of @opentelemetry/api under ${lockfile}: the fix is that package manager's`, async () => {
+      const app = await copyFixture('diag-dup-api');
+      fs.writeFileSync(path.join(app, lockfile), '');
+      const r = await otelRun(app, ['doctor'], { ...quiet, OTEL_TRACES_EXPORTER: 'console' });
+      assert.equal(r.code, 1, describeResult(r));
+      assert.match(r.stdout, fix);
+      assert.doesNotMatch(r.stdout, /npm dedupe/);
+    });
+  }
+
   test('a bundled entry file whose libraries are inside it is a problem', async () => {
     const app = await copyFixture('diag-bundle');
     const r = await otelRun(app, ['doctor'], { ...quiet, OTEL_TRACES_EXPORTER: 'console' });
