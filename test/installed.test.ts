@@ -103,6 +103,17 @@ function listSpans(spans: ReceivedSpan[]): string {
 }
 
 const APP = { 'app.js': EXPRESS_PINO_APP };
+/** One request to itself through node:http, which otel-run instruments with what it ships. */
+const EXPRESS_LESS_APP = `'use strict';
+const http = require('node:http');
+const server = http.createServer((req, res) => res.end('ok'));
+server.listen(0, '127.0.0.1', () => {
+  http.get({ host: '127.0.0.1', port: server.address().port, path: '/' }, (res) => {
+    res.resume();
+    res.on('end', () => { console.log('done'); server.close(); });
+  });
+});
+`;
 const line = NEW_LINE ? '0.30x' : '0.2xx';
 
 describe(`installed from the tarball on Node ${NODE_MAJOR} (${line} instrumentations)`, () => {
@@ -189,5 +200,27 @@ describe("Yarn Plug'n'Play", () => {
     assert.match(r.stdout, /✗ Yarn Plug'n'Play is not supported: .*\.pnp\.cjs/);
     assert.match(r.stdout, /hint: set `nodeLinker: node-modules`/);
     assert.doesNotMatch(r.stdout, /All good/);
+  });
+});
+
+describe('the gRPC exporters are not installed with otel-run', () => {
+  test('OTEL_EXPORTER_OTLP_PROTOCOL=grpc without them: one line names the package to install, the app runs', async () => {
+    const app = await installApp('npm', {}, { 'app.js': EXPRESS_LESS_APP });
+    assert.ok(!fs.existsSync(path.join(app.dir, 'node_modules', '@grpc')), 'nothing of gRPC is installed');
+    const r = await otelRun(app, ['node', 'app.js'], {
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:1',
+      OTEL_BSP_SCHEDULE_DELAY: '50',
+      OTEL_METRICS_EXPORTER: 'none',
+      OTEL_LOGS_EXPORTER: 'none',
+    });
+    assert.equal(r.code, 0, describeResult(r));
+    assert.equal(r.stdout, 'done\n');
+    const lines = r.stderr.split('\n').filter(Boolean);
+    assert.equal(lines.length, 1, describeResult(r));
+    assert.match(
+      lines[0] ?? '',
+      /@opentelemetry\/exporter-trace-otlp-grpc is not installed \(otel-run does not ship the gRPC exporters\) — install it in the app: npm install @opentelemetry\/exporter-trace-otlp-grpc@0\.223\.0, or use OTEL_EXPORTER_OTLP_PROTOCOL=http\/protobuf/,
+    );
   });
 });
