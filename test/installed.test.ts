@@ -15,6 +15,7 @@ import {
   NODE_MAJOR,
   otelRun,
   userLibraries,
+  yarnOtelRun,
 } from './helpers/installed';
 import { type ReceivedSpan, type Receiver, startReceiver } from './helpers/otlp-receiver';
 import { describeResult, type RunResult } from './helpers/run';
@@ -129,6 +130,11 @@ describe(`installed from the tarball on Node ${NODE_MAJOR} (${line} instrumentat
     await expectExpressAndPino(app, `yarn, Node ${process.versions.node}, ${line}`);
   });
 
+  test('yarn berry, nodeLinker: node-modules: every express span arrives and pino lines carry the trace id', async () => {
+    const app = await installApp('yarn-berry', userLibraries(), APP);
+    await expectExpressAndPino(app, `yarn berry, Node ${process.versions.node}, ${line}`);
+  });
+
   test('yarn classic, the app on api 1.9: one line names the instrumentor and the fix, the app runs', {
     skip: NEW_LINE ? false : 'the 0.2xx base works with any 1.x api',
   }, async () => {
@@ -182,6 +188,24 @@ describe("Yarn Plug'n'Play", () => {
     assert.match(
       r.stderr,
       /^otel-run: Yarn Plug'n'Play is not supported: .*nodeLinker: node-modules.* — this process runs untraced\n$/,
+    );
+  });
+
+  test('a real yarn berry PnP install: `yarn otel-run node app.js` says it, once, and the app runs', async () => {
+    const pnp = await installApp(
+      'yarn-pnp',
+      { express: userLibraries().express as string },
+      {
+        'app.js': "require('express');\nconsole.log('ran');\n",
+      },
+    );
+    assert.ok(!fs.existsSync(path.join(pnp.dir, 'node_modules', 'express')), 'PnP installs no node_modules');
+    const r = await yarnOtelRun(pnp, ['node', 'app.js'], { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url });
+    assert.equal(r.code, 0, describeResult(r));
+    assert.equal(r.stdout, 'ran\n');
+    assert.match(
+      r.stderr,
+      /^otel-run: Yarn Plug'n'Play is not supported: .* — this process runs untraced\n$/,
     );
   });
 

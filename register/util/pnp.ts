@@ -7,18 +7,18 @@ import * as path from 'node:path';
 export const PNP_UNSUPPORTED =
   "Yarn Plug'n'Play is not supported: otel-run finds instrumentations and their libraries in node_modules folders, and PnP installs none — set `nodeLinker: node-modules` in .yarnrc.yml and run `yarn install`";
 
-/** The PnP manifest that serves `cwd` (this process runs under PnP, or a .pnp.cjs sits in a folder above). */
+/** The PnP manifest that serves `cwd` (a .pnp.cjs in a folder above), or a note that this process runs under PnP. */
 export function pnpManifest(cwd: string): string | undefined {
-  if (process.versions.pnp) return 'the running process (process.versions.pnp)';
   let dir = path.resolve(cwd);
   for (;;) {
     for (const name of ['.pnp.cjs', '.pnp.js']) {
       const file = path.join(dir, name);
       if (fs.existsSync(file)) return file;
     }
-    if (fs.existsSync(path.join(dir, 'node_modules'))) return undefined;
+    if (fs.existsSync(path.join(dir, 'node_modules'))) break;
     const parent = path.dirname(dir);
-    if (parent === dir) return undefined;
+    if (parent === dir) break;
     dir = parent;
   }
+  return process.versions.pnp ? `process.versions.pnp ${process.versions.pnp}` : undefined;
 }

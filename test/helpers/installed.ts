@@ -8,10 +8,19 @@ import * as path from 'node:path';
 import { after } from 'node:test';
 import { describeResult, hermeticEnv, REPO_ROOT, type RunResult, run } from './run';
 
-export type Layout = 'npm' | 'pnpm' | 'yarn';
+/** `yarn` is yarn classic; `yarn-berry` is yarn 4 with `nodeLinker: node-modules`, `yarn-pnp` with Plug'n'Play. */
+export type Layout = 'npm' | 'pnpm' | 'yarn' | 'yarn-berry' | 'yarn-pnp';
 
 const PNPM = path.join(REPO_ROOT, 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
 const YARN = path.join(REPO_ROOT, 'node_modules', 'yarn', 'bin', 'yarn.js');
+
+/** Yarn berry's CLI (scripts/nodes.js installs it under node_modules/.cache). */
+export function yarnBerry(): { bin?: string; why?: string } {
+  const { ensureYarnBerry } = require(path.join(REPO_ROOT, 'scripts', 'nodes.js')) as {
+    ensureYarnBerry(): { bin?: string; why?: string };
+  };
+  return ensureYarnBerry();
+}
 
 const temps: string[] = [];
 // At the file's top level (this module loads with the test file): an `after` called from inside a test would
@@ -44,9 +53,15 @@ export function userLibraries(line: 'old' | 'new' = NEW_LINE ? 'new' : 'old'): R
 
 let tarball: string | undefined;
 
-/** `npm pack` of the built checkout, once per run (the build already ran: prepack is skipped here). */
+/** `npm pack` of the built checkout, once per run (the build already ran: prepack, which empties dist/, is skipped). */
 export async function packOnce(): Promise<string> {
   if (tarball) return tarball;
+  // Another build to compare with (an older release, a colleague's branch): OTEL_RUN_TEST_TARBALL=<file.tgz>.
+  const given = process.env.OTEL_RUN_TEST_TARBALL;
+  if (given) {
+    tarball = path.resolve(given);
+    return tarball;
+  }
   const dest = tempDir('otel-run-pack-');
   const r = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', dest], {
     cwd: REPO_ROOT,
@@ -66,8 +81,20 @@ export interface InstalledApp {
 }
 
 /** The command that installs production dependencies only, from the cache where it can. */
-function installCommand(layout: Layout): [string, string[]] {
+function installCommand(layout: Layout, dir: string): [string, string[]] {
   switch (layout) {
+    case 'yarn-berry':
+    case 'yarn-pnp': {
+      const berry = yarnBerry();
+      if (!berry.bin) throw new Error(`yarn berry: ${berry.why}`);
+      // Berry installs from its own lockfile; an empty one marks this folder as the project's root.
+      fs.writeFileSync(path.join(dir, 'yarn.lock'), '');
+      fs.writeFileSync(
+        path.join(dir, '.yarnrc.yml'),
+        `nodeLinker: ${layout === 'yarn-pnp' ? 'pnp' : 'node-modules'}\nnpmRegistryServer: "https://registry.npmjs.org"\nenableTelemetry: false\nenableGlobalCache: true\n`,
+      );
+      return [process.execPath, [berry.bin, 'install']];
+    }
     case 'npm':
       return ['npm', ['install', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund']];
     case 'pnpm':
@@ -102,10 +129,16 @@ export async function installApp(
     fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
     fs.writeFileSync(path.join(dir, name), text);
   }
-  const [cmd, args] = installCommand(layout);
+  const [cmd, args] = installCommand(layout, dir);
   const install = await run(cmd, args, {
     cwd: dir,
-    env: hermeticEnv({ NODE_PATH: undefined, npm_config_update_notifier: 'false', CI: 'true' }),
+    env: hermeticEnv({
+      NODE_PATH: undefined,
+      npm_config_update_notifier: 'false',
+      CI: 'true',
+      // Berry turns CI=true into --immutable, which refuses to write the lockfile of a fresh app.
+      YARN_ENABLE_IMMUTABLE_INSTALLS: 'false',
+    }),
     timeoutMs: 240_000,
   });
   if (install.code !== 0) throw new Error(`${layout} install failed in ${dir}\n${describeResult(install)}`);
@@ -130,6 +163,21 @@ export function otelRun(
 ): Promise<RunResult> {
   const bin = path.join(app.dir, 'node_modules', 'otel-run', 'bin', 'otel-run.js');
   return run(process.execPath, [bin, ...args], { cwd: app.dir, env: appEnv(extra), timeoutMs: 60_000 });
+}
+
+/** `yarn otel-run <args>` through yarn berry, which preloads its .pnp.cjs under Plug'n'Play. */
+export function yarnOtelRun(
+  app: InstalledApp,
+  args: string[],
+  extra: NodeJS.ProcessEnv = {},
+): Promise<RunResult> {
+  const berry = yarnBerry();
+  if (!berry.bin) throw new Error(`yarn berry: ${berry.why}`);
+  return run(process.execPath, [berry.bin, 'otel-run', ...args], {
+    cwd: app.dir,
+    env: appEnv({ YARN_ENABLE_TELEMETRY: 'false', ...extra }),
+    timeoutMs: 60_000,
+  });
 }
 
 /** An express + pino app: two requests to itself, a log line in each handler, then it exits. */
