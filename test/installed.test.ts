@@ -118,7 +118,7 @@ server.listen(0, '127.0.0.1', () => {
 const line = NEW_LINE ? '0.30x' : '0.2xx';
 
 describe(`installed from the tarball on Node ${NODE_MAJOR} (${line} instrumentations)`, () => {
-  for (const layout of ['npm', 'pnpm'] as const) {
+  for (const layout of ['npm', 'pnpm', 'pnpm-hoisted'] as const) {
     test(`${layout}: every express span arrives and pino lines carry the trace id`, async () => {
       const app = await installApp(layout, userLibraries(), APP);
       await expectExpressAndPino(app, `${layout}, Node ${process.versions.node}, ${line}`);

@@ -8,8 +8,8 @@ import * as path from 'node:path';
 import { after } from 'node:test';
 import { describeResult, hermeticEnv, REPO_ROOT, type RunResult, run } from './run';
 
-/** `yarn` is yarn classic; `yarn-berry` is yarn 4 with `nodeLinker: node-modules`, `yarn-pnp` with Plug'n'Play. */
-export type Layout = 'npm' | 'pnpm' | 'yarn' | 'yarn-berry' | 'yarn-pnp';
+/** `pnpm` is pnpm's strict default, `pnpm-hoisted` its `node-linker=hoisted`; `yarn` is yarn classic; `yarn-berry` is yarn 4 with `nodeLinker: node-modules`, `yarn-pnp` with Plug'n'Play. */
+export type Layout = 'npm' | 'pnpm' | 'pnpm-hoisted' | 'yarn' | 'yarn-berry' | 'yarn-pnp';
 
 const PNPM = path.join(REPO_ROOT, 'node_modules', 'pnpm', 'bin', 'pnpm.cjs');
 const YARN = path.join(REPO_ROOT, 'node_modules', 'yarn', 'bin', 'yarn.js');
@@ -100,6 +100,18 @@ function installCommand(layout: Layout, dir: string): [string, string[]] {
     case 'pnpm':
       // The strict default layout: each package sees only what it declares (and its peers).
       return [process.execPath, [PNPM, 'install', '--prod', '--prefer-offline', '--reporter=append-only']];
+    case 'pnpm-hoisted':
+      return [
+        process.execPath,
+        [
+          PNPM,
+          'install',
+          '--prod',
+          '--prefer-offline',
+          '--reporter=append-only',
+          '--config.node-linker=hoisted',
+        ],
+      ];
     case 'yarn':
       // Yarn classic checks engines strictly: an app on Node 20 with the 0.30x line would not install at all.
       return [
