@@ -17,7 +17,7 @@ import {
   userLibraries,
   yarnOtelRun,
 } from './helpers/installed';
-import { type ReceivedSpan, type Receiver, startReceiver } from './helpers/otlp-receiver';
+import { type ReceivedLog, type ReceivedSpan, type Receiver, startReceiver } from './helpers/otlp-receiver';
 import { describeResult, type RunResult } from './helpers/run';
 
 const SERVER = 2;
@@ -117,13 +117,48 @@ server.listen(0, '127.0.0.1', () => {
 `;
 const line = NEW_LINE ? '0.30x' : '0.2xx';
 
-describe(`installed from the tarball on Node ${NODE_MAJOR} (${line} instrumentations)`, () => {
+// Two at a time: each install waits mostly on the disk and the registry's cache.
+describe(`installed from the tarball on Node ${NODE_MAJOR} (${line} instrumentations)`, {
+  concurrency: 2,
+}, () => {
   for (const layout of ['npm', 'pnpm', 'pnpm-hoisted'] as const) {
     test(`${layout}: every express span arrives and pino lines carry the trace id`, async () => {
       const app = await installApp(layout, userLibraries(), APP);
       await expectExpressAndPino(app, `${layout}, Node ${process.versions.node}, ${line}`);
     });
   }
+
+  test('npm, logs exporter on: pino records reach the receiver with their trace id', async () => {
+    // 0.2xx bridges ask @opentelemetry/api-logs for their logger, 0.30x ones api 1.10's own `logs`.
+    const app = await installApp('npm', userLibraries(), APP);
+    const service = serviceName();
+    const r = await otelRun(app, ['node', 'app.js'], {
+      OTEL_SERVICE_NAME: service,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      OTEL_BLRP_SCHEDULE_DELAY: '100',
+      OTEL_METRICS_EXPORTER: 'none',
+      OTEL_LOGS_EXPORTER: 'otlp',
+    });
+    assert.equal(r.code, 0, describeResult(r));
+    assert.equal(r.stderr, '', describeResult(r));
+    const mine = (all: ReceivedLog[]) =>
+      all.filter((l) => l.resource['service.name'] === service && l.body === 'hello');
+    const logs = await receiver
+      .waitForLogs((all) => mine(all).length === 2, 10_000)
+      .then(mine, () => mine(receiver.logs));
+    assert.equal(logs.length, 2, `log records at the receiver\n${describeResult(r)}`);
+    const hasSpan = (all: ReceivedSpan[], l: ReceivedLog) =>
+      all.some((s) => s.traceId === l.traceId && s.spanId === l.spanId);
+    const spans = await receiver
+      .waitForSpans((all) => logs.every((l) => hasSpan(all, l)), 10_000)
+      .catch(() => receiver.spans);
+    for (const record of logs)
+      assert.ok(hasSpan(spans, record), `a record without its span: ${JSON.stringify(record)}`);
+    counts.push(
+      `npm logs, Node ${process.versions.node}, ${line}: ${logs.length} pino records at the receiver`,
+    );
+  });
 
   test('yarn classic: every express span arrives and pino lines carry the trace id', async () => {
     const app = await installApp('yarn', userLibraries(), APP);

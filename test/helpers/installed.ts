@@ -121,20 +121,70 @@ function installCommand(layout: Layout, dir: string): [string, string[]] {
   }
 }
 
+// Installs are kept between the runs of one `npm test` (Node 20, 22, 24: the 0.30x apps of 22 and 24 are the
+// same) under the system's temp folder, never inside the checkout, whose node_modules they must not see. The key
+// is the tarball's bytes (npm pack dates every file 1985, so an unchanged build packs the same bytes), the
+// layout, the dependencies and the files; entries older than a day are removed.
+const INSTALLS = path.join(os.tmpdir(), `otel-run-installed-apps-${process.getuid?.() ?? 'user'}`);
+const DAY_MS = 24 * 60 * 60 * 1000;
+let pruned = false;
+function pruneInstalls(): void {
+  if (pruned) return;
+  pruned = true;
+  for (const name of fs.existsSync(INSTALLS) ? fs.readdirSync(INSTALLS) : []) {
+    const dir = path.join(INSTALLS, name);
+    try {
+      if (Date.now() - fs.statSync(dir).mtimeMs > DAY_MS) fs.rmSync(dir, { recursive: true, force: true });
+    } catch {}
+  }
+}
+
+const pending = new Map<string, Promise<InstalledApp>>();
+
 /** A temp app folder with `files`, otel-run from the tarball and `dependencies`, installed by `layout`. */
-export async function installApp(
+export function installApp(
+  layout: Layout,
+  dependencies: Record<string, string>,
+  files: Record<string, string>,
+): Promise<InstalledApp> {
+  // Tests run two at a time: the same app asked twice is installed once.
+  const id = JSON.stringify([layout, dependencies, files]);
+  let install = pending.get(id);
+  if (!install) {
+    install = installOnce(layout, dependencies, files);
+    pending.set(id, install);
+  }
+  return install;
+}
+
+async function installOnce(
   layout: Layout,
   dependencies: Record<string, string>,
   files: Record<string, string>,
 ): Promise<InstalledApp> {
   const pack = await packOnce();
-  const dir = path.join(tempDir(`otel-run-installed-${layout}-`), 'app');
-  fs.mkdirSync(dir);
+  pruneInstalls();
+  const { createHash } = await import('node:crypto');
+  const key = createHash('sha256')
+    .update(fs.readFileSync(pack))
+    .update(JSON.stringify([layout, dependencies, files]))
+    .digest('hex')
+    .slice(0, 16);
+  const home = path.join(INSTALLS, `${layout}-${key}`);
+  const dir = path.join(home, 'app');
+  const done = path.join(home, 'installed');
+  if (fs.existsSync(done))
+    return { dir: fs.realpathSync(dir), layout, install: JSON.parse(fs.readFileSync(done, 'utf8')) };
+  fs.rmSync(home, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  // The tarball beside the app: a file: path into this run's temp folder would not outlive it.
+  const local = path.join(home, path.basename(pack));
+  fs.copyFileSync(pack, local);
   const manifest = {
     name: 'installed-app',
     version: '1.0.0',
     private: true,
-    dependencies: { 'otel-run': `file:${pack}`, ...dependencies },
+    dependencies: { 'otel-run': `file:${local}`, ...dependencies },
   };
   fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   for (const [name, text] of Object.entries(files)) {
@@ -154,7 +204,8 @@ export async function installApp(
     timeoutMs: 240_000,
   });
   if (install.code !== 0) throw new Error(`${layout} install failed in ${dir}\n${describeResult(install)}`);
-  return { dir, layout, install };
+  fs.writeFileSync(done, JSON.stringify(install));
+  return { dir: fs.realpathSync(dir), layout, install };
 }
 
 /** The environment of a run inside an installed app: this runner's Node first on PATH, no NODE_PATH. */
