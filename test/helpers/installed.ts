@@ -173,7 +173,8 @@ async function installOnce(
   const home = path.join(INSTALLS, `${layout}-${key}`);
   const dir = path.join(home, 'app');
   const done = path.join(home, 'installed');
-  if (fs.existsSync(done))
+  const whole = () => Object.keys(files).every((f) => fs.existsSync(path.join(dir, f)));
+  if (fs.existsSync(done) && whole())
     return { dir: fs.realpathSync(dir), layout, install: JSON.parse(fs.readFileSync(done, 'utf8')) };
   fs.rmSync(home, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
