@@ -149,7 +149,7 @@ export function checkPnp(root: string): Finding | undefined {
  * app's resolved copy and its own): the API hands a newer reader a no-op tracer, so spans made through that
  * copy are lost. Older copies read the provider fine; they are reported as a warning.
  */
-export function checkApiCopies(root: string): Finding {
+export function checkApiCopies(root: string, instrumentorDirs: readonly string[] = []): Finding {
   const { copies: all, truncated } = findApiCopies(root);
   const ownModules = path.join(OWN_ROOT, 'node_modules') + path.sep;
   const copies = all.filter((c) => !c.dir.startsWith(ownModules));
@@ -165,7 +165,13 @@ export function checkApiCopies(root: string): Finding {
   }
   const appResolved = readVersion(path.join(root, 'node_modules', API));
   const own = ownApiVersion();
-  const registered = [appResolved, own]
+  // The preload registers through the newest 1.x copy the enabled instrumentors resolve too (sdk/api-copies.ts).
+  const { findCopies } =
+    require('../../register/sdk/api-copies') as typeof import('../../register/sdk/api-copies');
+  const served = findCopies(instrumentorDirs.map((dir) => ({ who: dir, dir, package: true })))
+    .copies.filter((c) => c.parts[0] === 1)
+    .map((c) => c.version);
+  const registered = [appResolved, own, ...served]
     .filter((v): v is string => !!v)
     .sort(compare)
     .pop();

@@ -293,17 +293,21 @@ export async function diagnose(options: {
   }
   if (options.view) resolved = withViewDefaults(resolved, VIEW_OFF);
   const env = { ...options.env, ...resolved.vars };
+  const instrumentors = listInstrumentors(options.cwd, env);
   const sections: Section[] = [
     nodeSection(manifest, entry),
     configSection(resolved, root, entry, fileProblems),
-    instrumentorSection(listInstrumentors(options.cwd, env), root),
+    instrumentorSection(instrumentors, root),
     await exporterSection(resolved.settings, options.timeoutMs),
   ];
   const libraries = [
     ...new Set(CATALOG.flatMap((e) => Object.keys(e.targets)).filter((t) => !isBuiltinTarget(t))),
   ];
   const checks: Finding[] = [
-    checkApiCopies(root),
+    checkApiCopies(
+      root,
+      instrumentors.filter((e) => e.status === 'enabled').map((e) => e.dir),
+    ),
     ...checkOwnSetup(manifest ?? {}, options.env.NODE_OPTIONS),
   ];
   const pnp = checkPnp(root);
