@@ -170,6 +170,13 @@ describe(`installed from the tarball on Node ${NODE_MAJOR} (${line} instrumentat
     await expectExpressAndPino(app, `yarn berry, Node ${process.versions.node}, ${line}`);
   });
 
+  for (const layout of ['npm', 'pnpm', 'yarn'] as const) {
+    test(`${layout} workspace: every express span arrives and pino lines carry the trace id`, async () => {
+      const app = await installApp(layout, userLibraries(), APP, { workspace: true });
+      await expectExpressAndPino(app, `${layout} workspace, Node ${process.versions.node}, ${line}`);
+    });
+  }
+
   test('yarn classic, the app on api 1.9: one line names the instrumentor and the fix, the app runs', {
     skip: NEW_LINE ? false : 'the 0.2xx base works with any 1.x api',
   }, async () => {

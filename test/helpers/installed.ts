@@ -141,17 +141,23 @@ function pruneInstalls(): void {
 
 const pending = new Map<string, Promise<InstalledApp>>();
 
+export interface InstallOptions {
+  /** The app is the one package of a workspace (npm/yarn `workspaces`, pnpm-workspace.yaml), installed at its root. */
+  workspace?: boolean;
+}
+
 /** A temp app folder with `files`, otel-run from the tarball and `dependencies`, installed by `layout`. */
 export function installApp(
   layout: Layout,
   dependencies: Record<string, string>,
   files: Record<string, string>,
+  options: InstallOptions = {},
 ): Promise<InstalledApp> {
   // Tests run two at a time: the same app asked twice is installed once.
-  const id = JSON.stringify([layout, dependencies, files]);
+  const id = JSON.stringify([layout, dependencies, files, options]);
   let install = pending.get(id);
   if (!install) {
-    install = installOnce(layout, dependencies, files);
+    install = installOnce(layout, dependencies, files, options);
     pending.set(id, install);
   }
   return install;
@@ -161,17 +167,19 @@ async function installOnce(
   layout: Layout,
   dependencies: Record<string, string>,
   files: Record<string, string>,
+  options: InstallOptions,
 ): Promise<InstalledApp> {
   const pack = await packOnce();
   pruneInstalls();
   const { createHash } = await import('node:crypto');
   const key = createHash('sha256')
     .update(fs.readFileSync(pack))
-    .update(JSON.stringify([layout, dependencies, files]))
+    .update(JSON.stringify([layout, dependencies, files, options]))
     .digest('hex')
     .slice(0, 16);
-  const home = path.join(INSTALLS, `${layout}-${key}`);
-  const dir = path.join(home, 'app');
+  const home = path.join(INSTALLS, `${layout}${options.workspace ? '-workspace' : ''}-${key}`);
+  const project = options.workspace ? path.join(home, 'ws') : path.join(home, 'app');
+  const dir = options.workspace ? path.join(project, 'app') : project;
   const done = path.join(home, 'installed');
   const whole = () => Object.keys(files).every((f) => fs.existsSync(path.join(dir, f)));
   if (fs.existsSync(done) && whole())
@@ -188,13 +196,18 @@ async function installOnce(
     dependencies: { 'otel-run': `file:${local}`, ...dependencies },
   };
   fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  if (options.workspace) {
+    const root = { name: 'installed-workspace', version: '1.0.0', private: true, workspaces: ['app'] };
+    fs.writeFileSync(path.join(project, 'package.json'), `${JSON.stringify(root, null, 2)}\n`);
+    fs.writeFileSync(path.join(project, 'pnpm-workspace.yaml'), 'packages:\n  - app\n');
+  }
   for (const [name, text] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
     fs.writeFileSync(path.join(dir, name), text);
   }
-  const [cmd, args] = installCommand(layout, dir);
+  const [cmd, args] = installCommand(layout, project);
   const install = await run(cmd, args, {
-    cwd: dir,
+    cwd: project,
     env: hermeticEnv({
       NODE_PATH: undefined,
       npm_config_update_notifier: 'false',
@@ -225,7 +238,9 @@ export function otelRun(
   args: string[],
   extra: NodeJS.ProcessEnv = {},
 ): Promise<RunResult> {
-  const bin = path.join(app.dir, 'node_modules', 'otel-run', 'bin', 'otel-run.js');
+  // Where the app's resolution finds it: a workspace hoists it to the root.
+  const pkg = require.resolve('otel-run/package.json', { paths: [app.dir] });
+  const bin = path.join(path.dirname(pkg), 'bin', 'otel-run.js');
   return run(process.execPath, [bin, ...args], { cwd: app.dir, env: appEnv(extra), timeoutMs: 60_000 });
 }
 
