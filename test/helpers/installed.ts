@@ -232,15 +232,26 @@ export function appEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   });
 }
 
+/**
+ * Where the app's node_modules lookup finds otel-run (a workspace hoists it to the root). Walked by hand:
+ * `require.resolve('otel-run/…', { paths })` from this checkout would answer with the checkout itself (a
+ * package's self-reference wins over `paths`).
+ */
+function installedBin(dir: string): string {
+  for (let d = dir; ; d = path.dirname(d)) {
+    const bin = path.join(d, 'node_modules', 'otel-run', 'bin', 'otel-run.js');
+    if (fs.existsSync(bin)) return bin;
+    if (path.dirname(d) === d) throw new Error(`no node_modules/otel-run above ${dir}`);
+  }
+}
+
 /** `otel-run <args>` as the app's own install has it. */
 export function otelRun(
   app: InstalledApp,
   args: string[],
   extra: NodeJS.ProcessEnv = {},
 ): Promise<RunResult> {
-  // Where the app's resolution finds it: a workspace hoists it to the root.
-  const pkg = require.resolve('otel-run/package.json', { paths: [app.dir] });
-  const bin = path.join(path.dirname(pkg), 'bin', 'otel-run.js');
+  const bin = installedBin(app.dir);
   return run(process.execPath, [bin, ...args], { cwd: app.dir, env: appEnv(extra), timeoutMs: 60_000 });
 }
 
