@@ -492,7 +492,7 @@ describe('bad values: one warning naming the variable and the fallback, the app 
 });
 
 describe('the app on another @opentelemetry/api copy', () => {
-  // otel-run's SDK line needs api < 1.10; an app may already be on 1.10. The API's global registry only serves
+  // npm gives otel-run its own 1.9 (its SDK line's peer range is < 1.10); an app may be on 1.10. The API's global registry only serves
   // readers whose minor version is at most the registering copy's, so otel-run registers through the newest
   // copy in the process: without that, an app on 1.10 would get no-op tracers and no spans.
   for (const [label, source] of [
