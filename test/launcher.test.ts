@@ -492,9 +492,9 @@ describe('bad values: one warning naming the variable and the fallback, the app 
 });
 
 describe('the app on another @opentelemetry/api copy', () => {
-  // npm gives otel-run its own 1.9 (its SDK line's peer range is < 1.10); an app may be on 1.10. The API's global registry only serves
-  // readers whose minor version is at most the registering copy's, so otel-run registers through the newest
-  // copy in the process: without that, an app on 1.10 would get no-op tracers and no spans.
+  // npm gives otel-run its own 1.9 (its SDK line's peer range is < 1.10); an app may be on 1.10. The API's
+  // global registry only serves readers whose minor version is at most the registering copy's, so otel-run
+  // registers through the newest copy in the process: without that, an app on 1.10 would get no-op tracers.
   for (const [label, source] of [
     ['1.10 (newer than otel-run’s)', path.join(REPO_ROOT, 'node_modules', 'otel-api-1-10')],
     ['1.9 (the same line as otel-run’s)', path.join(REPO_ROOT, 'node_modules', '@opentelemetry', 'api')],
