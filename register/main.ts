@@ -76,6 +76,9 @@ function ensureSdk(state: State): Sdk | null {
       entry: process.argv[1],
       cwd: process.cwd(),
       version: VERSION,
+      instrumentors: state.planned
+        .filter((p) => p.status === 'enabled')
+        .map((p) => ({ name: p.name, dir: p.candidate.dir })),
     });
   } catch (err) {
     if (state.settings.strict) throw err;
@@ -271,6 +274,11 @@ export function start(): void {
     );
   for (const message of settingProblems) log.warn(message);
   if (settings.sdkDisabled) return;
+  if (process.versions.pnp) {
+    const { PNP_UNSUPPORTED } = require('./util/pnp') as typeof import('./util/pnp');
+    log.warn(`${PNP_UNSUPPORTED} — this process runs untraced`);
+    return;
+  }
   reportConfigProblems(config.problems, settings.strict);
   log.debug(`preload started in ${process.argv[1] ?? '(no script)'} (pid ${process.pid})`);
 

@@ -22,6 +22,7 @@ const SRC_MAY_USE = [
   'register/export/target.ts', // doctor probes the endpoint a run would export to
   'register/export/tls.ts', // and with the same TLS files
   'register/sdk/service-name.ts', // doctor names the service as the spans do
+  'register/sdk/api-copies.ts', // doctor judges the @opentelemetry/api copies as the registration does
   'register/otel-config/*', // doctor, env and list read OTEL_CONFIG_FILE as a run does
 ];
 

@@ -244,6 +244,59 @@ describe('otel-run doctor', () => {
     assert.match(r.stdout, /hint: .*npm dedupe/);
   });
 
+  for (const [lockfile, fix] of [
+    [
+      'pnpm-lock.yaml',
+      /hint: pnpm links each package .*`pnpm add @opentelemetry\/api@1\.10\.0` .*"pnpm": \{ "overrides": \{ "@opentelemetry\/api": "1\.10\.0" \} \}/,
+    ],
+    [
+      'yarn.lock',
+      /hint: yarn does not install peer dependencies: `yarn add @opentelemetry\/api@1\.10\.0`, and `"resolutions": \{ "@opentelemetry\/api": "1\.10\.0" \}`/,
+    ],
+  ] as const) {
+    test(`two copies of @opentelemetry/api under ${lockfile}: the fix is that package manager's`, async () => {
+      const app = await copyFixture('diag-dup-api');
+      fs.writeFileSync(path.join(app, lockfile), '');
+      const r = await otelRun(app, ['doctor'], { ...quiet, OTEL_TRACES_EXPORTER: 'console' });
+      assert.equal(r.code, 1, describeResult(r));
+      assert.match(r.stdout, fix);
+      assert.doesNotMatch(r.stdout, /npm dedupe/);
+    });
+  }
+
+  test("an enabled instrumentor's own newer api copy is served, not called lost", async () => {
+    // The app on 1.9, an instrumentor with a nested 1.10: the preload registers through 1.10 (sdk/api-copies.ts).
+    const root = await copyFixture('api-copies');
+    const app = path.join(root, 'app');
+    const modules = path.join(REPO_ROOT, 'node_modules');
+    fs.cpSync(
+      path.join(modules, '@opentelemetry', 'api'),
+      path.join(app, 'node_modules', '@opentelemetry', 'api'),
+      {
+        recursive: true,
+      },
+    );
+    const image = path.join(app, 'node_modules', 'otel-instrumentor-image');
+    fs.cpSync(path.join(root, 'image', 'otel-instrumentor-image'), image, { recursive: true });
+    fs.cpSync(
+      path.join(modules, 'otel-api-1-10'),
+      path.join(image, 'node_modules', '@opentelemetry', 'api'),
+      {
+        recursive: true,
+      },
+    );
+    const r = await otelRun(app, ['doctor'], {
+      OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'image',
+      OTEL_TRACES_EXPORTER: 'console',
+    });
+    assert.match(
+      r.stdout,
+      /2 copies of @opentelemetry\/api with different versions: 1\.9\.\d+ .*1\.10\.\d+/,
+      describeResult(r),
+    );
+    assert.doesNotMatch(r.stdout, /are lost/);
+  });
+
   test('a bundled entry file whose libraries are inside it is a problem', async () => {
     const app = await copyFixture('diag-bundle');
     const r = await otelRun(app, ['doctor'], { ...quiet, OTEL_TRACES_EXPORTER: 'console' });

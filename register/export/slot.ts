@@ -78,7 +78,8 @@ const GRPC: Record<Signal, { module: string; name: string }> = {
 
 function grpcExporter<B>(signal: Signal, target: OtlpTarget): BatchExporter<B> {
   const { module, name } = GRPC[signal];
-  const Exporter = (require(module) as Record<string, new (config: object) => BatchExporter<B>>)[name];
+  const { requireOptional } = require('../util/optional') as typeof import('../util/optional');
+  const Exporter = requireOptional<Record<string, new (config: object) => BatchExporter<B>>>(module)[name];
   if (!Exporter) throw new Error(`${module} has no ${name}`);
   const config: Record<string, unknown> = {
     url: target.url,

@@ -117,6 +117,7 @@ export function registerLogs(settings: Settings, resource: Resource, plans?: Pro
   };
   const { logs } = require('@opentelemetry/api-logs') as typeof import('@opentelemetry/api-logs');
   logs.setGlobalLoggerProvider(standIn);
+  (require('./api-copies') as typeof import('./api-copies')).registerLoggerProvider(standIn);
 
   const batches = () => real?.batches ?? [];
   return {

@@ -8,7 +8,7 @@ import { type BatchOptions, BatchProcessor } from '../export/batch-processor';
 import type { DeclaredPipelines } from '../export/pipeline';
 import { createTraceSlots, type TraceSlot, traceSlotFor } from '../export/trace-slots';
 import type { Settings } from '../settings/table';
-import { findOwningPackage } from '../util/package-json';
+import { chooseApi, type Reader } from './api-copies';
 import { buildResource } from './resource';
 import { buildSampler, samplerFromSettings } from './sampler';
 import { startSignals } from './telemetry';
@@ -33,6 +33,8 @@ export interface SdkContext {
   version: string;
   /** Set when OTEL_CONFIG_FILE configured the process (register/otel-config/). */
   declared?: DeclaredPipelines;
+  /** Enabled instrumentors' package folders: each may resolve its own @opentelemetry/api copy. */
+  instrumentors?: ReadonlyArray<{ name: string; dir: string }>;
 }
 
 const API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
@@ -43,37 +45,13 @@ export function foreignProviderRegistered(): boolean {
   return !!g?.trace;
 }
 
-function versionOf(entryFile: string): number[] {
-  const version = findOwningPackage(path.dirname(entryFile), '@opentelemetry/api')?.json?.version;
-  if (version === undefined) return [0];
-  return String(version)
-    .split('.')
-    .map((n) => Number.parseInt(n, 10) || 0);
-}
-
-function newer(a: number[], b: number[]): boolean {
-  for (let i = 0; i < Math.max(a.length, b.length); i++) {
-    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
-  }
-  return false;
-}
-
-/**
- * The API copy to register through. The API's global registry accepts readers whose minor version is at most
- * the registering copy's, so registering through the newest copy in the process serves every copy: an app
- * on api 1.10 with otel-run on 1.9 still sees our provider.
- */
-function chooseApi(ctx: SdkContext): Api {
-  const ours = require.resolve('@opentelemetry/api');
-  let best = ours;
-  const from = [ctx.entry ? path.dirname(ctx.entry) : undefined, ctx.cwd].filter((p): p is string => !!p);
-  try {
-    const theirs = require.resolve('@opentelemetry/api', { paths: from });
-    if (theirs !== ours && newer(versionOf(theirs), versionOf(ours))) best = theirs;
-  } catch {
-    // The app has no API copy of its own.
-  }
-  return require(best) as Api;
+/** Who reads the API besides otel-run: the app (from its entry and cwd) and each enabled instrumentor. */
+function apiReaders(ctx: SdkContext): Reader[] {
+  const app = [ctx.entry ? path.dirname(ctx.entry) : undefined, ctx.cwd].filter((p): p is string => !!p);
+  return [
+    ...app.map((dir) => ({ who: 'the app', dir })),
+    ...(ctx.instrumentors ?? []).map((i) => ({ who: `instrumentor ${i.name}`, dir: i.dir, package: true })),
+  ];
 }
 
 function buildPropagator(settings: Settings): TextMapPropagator | undefined {
@@ -118,7 +96,7 @@ function spanLimits(s: Settings): Record<string, number> {
 
 export function createSdk(ctx: SdkContext): Sdk {
   const { settings } = ctx;
-  const api = chooseApi(ctx);
+  const api = chooseApi(apiReaders(ctx));
   if (ctx.explicitLogLevel) {
     const { installDiagLogger } = require('./diag') as typeof import('./diag');
     const { SPECS } = require('../settings/table') as typeof import('../settings/table');

@@ -20,7 +20,14 @@ import { addSettingOptions, flagsToEnv, UsageError } from '../common/flags';
 import { parseSubcommand } from '../common/parse-args';
 import { displayValue, type Origin } from '../common/sources';
 import { type ListEntry, listInstrumentors } from '../list/list';
-import { type AppManifest, checkApiCopies, checkBundle, checkOwnSetup, type Finding } from './checks';
+import {
+  type AppManifest,
+  checkApiCopies,
+  checkBundle,
+  checkOwnSetup,
+  checkPnp,
+  type Finding,
+} from './checks';
 import { type ProbeTarget, probe } from './endpoint-probe';
 
 export interface Section {
@@ -273,19 +280,25 @@ export async function diagnose(options: {
   }
   for (const m of resolved.nearMisses) fileProblems.push({ level: 'warn', ...describeNearMiss(m) });
   const env = { ...options.env, ...resolved.vars };
+  const instrumentors = listInstrumentors(options.cwd, env);
   const sections: Section[] = [
     nodeSection(manifest, entry),
     configSection(resolved, root, entry, fileProblems),
-    instrumentorSection(listInstrumentors(options.cwd, env), root),
+    instrumentorSection(instrumentors, root),
     await exporterSection(resolved.settings, options.timeoutMs),
   ];
   const libraries = [
     ...new Set(CATALOG.flatMap((e) => Object.keys(e.targets)).filter((t) => !isBuiltinTarget(t))),
   ];
   const checks: Finding[] = [
-    checkApiCopies(root),
+    checkApiCopies(
+      root,
+      instrumentors.filter((e) => e.status === 'enabled').map((e) => e.dir),
+    ),
     ...checkOwnSetup(manifest ?? {}, options.env.NODE_OPTIONS),
   ];
+  const pnp = checkPnp(root);
+  if (pnp) checks.unshift(pnp);
   const bundle = checkBundle(entry, libraries);
   if (bundle) checks.push(bundle);
   else
