@@ -750,7 +750,10 @@ matrix('fault matrix: Node features', [
 ]);
 
 describe("Node's permission model", () => {
-  const permission = (dir: string) => ['--experimental-permission', `--allow-fs-read=${dir}`];
+  // `--permission` since Node 22.13 and 23.5; Node 20 knows only the experimental name, Node 24 only the new one.
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  const flag = major > 22 || (major === 22 && minor >= 13) ? '--permission' : '--experimental-permission';
+  const permission = (dir: string) => [flag, `--allow-fs-read=${dir}`];
   test("otel-run's files not in --allow-fs-read: the CLI allows reading them (only them), the app runs traced", async () => {
     const dir = await copyFixture(FIXTURE);
     linkPackages(dir, ['@opentelemetry/api']);

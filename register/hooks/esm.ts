@@ -22,7 +22,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Planned } from '../discovery/plan';
 import { findNearestPackage, readPackageJson } from '../util/package-json';
 import * as log from '../util/stderr';
-import { fire, hasPending, moduleNameOf, packageOfFile, wrapDirectLoads } from './require-hook';
+import {
+  fire,
+  hasPending,
+  moduleNameOf,
+  packageOfFile,
+  restoreOnFatalError,
+  whenEntryStarted,
+  wrapDirectLoads,
+} from './require-hook';
 
 export type EsmMode = 'auto' | 'on' | 'off';
 
@@ -381,32 +389,37 @@ function armOnFirstRequiredEsm(Module: ModuleWithLoad, enabled: readonly Planned
   if (typeof Module.registerHooks !== 'function') return;
   const proto = (Module as unknown as { prototype: { _compile?: (...args: unknown[]) => unknown } })
     .prototype;
-  const original = proto._compile;
-  if (typeof original !== 'function') return;
-  let done = false;
-  proto._compile = function _compile(this: unknown, content: unknown, filename: unknown, format: unknown) {
-    if (
-      !done &&
-      format === 'module' &&
-      (typeof content !== 'string' ||
-        typeof filename !== 'string' ||
-        mayImportTargets(content, filename, include))
-    ) {
-      done = true;
-      // Later compiles skip even this test (unless another hook wrapped ours meanwhile).
-      if (proto._compile === _compile) proto._compile = original;
-      const name = typeof filename === 'string' ? filename : 'an ES module';
-      try {
-        registerEsmHooks(Module, enabled, include, `${name} loaded by require()`, true);
-      } catch (err) {
-        log.warn(
-          `ES module hooks: registering them for ${name}: ${log.reason(err)} — its imports are not traced`,
-        );
+  // After the entry started, as the require hook's Module._load wrapper (require-hook.ts says why).
+  whenEntryStarted(() => {
+    const original = proto._compile;
+    if (typeof original !== 'function') return;
+    let done = false;
+    const wrapper = function _compile(this: unknown, content: unknown, filename: unknown, format: unknown) {
+      if (
+        !done &&
+        format === 'module' &&
+        (typeof content !== 'string' ||
+          typeof filename !== 'string' ||
+          mayImportTargets(content, filename, include))
+      ) {
+        done = true;
+        // Later compiles skip even this test (unless another hook wrapped ours meanwhile).
+        if (proto._compile === _compile) proto._compile = original;
+        const name = typeof filename === 'string' ? filename : 'an ES module';
+        try {
+          registerEsmHooks(Module, enabled, include, `${name} loaded by require()`, true);
+        } catch (err) {
+          log.warn(
+            `ES module hooks: registering them for ${name}: ${log.reason(err)} — its imports are not traced`,
+          );
+        }
       }
-    }
-    // biome-ignore lint/complexity/noArguments: _compile's arity must be passed through unchanged
-    return original.apply(this, arguments as unknown as unknown[]);
-  };
+      // biome-ignore lint/complexity/noArguments: _compile's arity must be passed through unchanged
+      return original.apply(this, arguments as unknown as unknown[]);
+    };
+    proto._compile = wrapper;
+    restoreOnFatalError(proto, '_compile', wrapper, original);
+  });
 }
 
 // Every static import names its module after `from` or right after `import`; any `import(` counts as unknown.

@@ -16,9 +16,13 @@
 //   module hooks are registered, or on the first tick (before any import() can reach CommonJS: Node drains
 //   the tick queue before promise jobs), not at start: a CommonJS entry is itself loaded through
 //   Module._load, and a wrapper in place then would stand in every stack trace the app's top-level code
-//   prints (an uncaught error's trace must read as it does without otel-run).
+//   prints (an uncaught error's trace must read as it does without otel-run). V8 names a stack frame from the
+//   property that holds its function when the trace is printed, so a wrapper still in place at that moment
+//   renames Node's own frames (`Function.<anonymous>` for `Function._load`, Node 22): on a fatal error, just
+//   before Node prints it, every wrapper is put back (restoreOnFatalError).
 import { isBuiltin } from 'node:module';
 import * as path from 'node:path';
+import { listenHidden } from '../exit/hidden';
 import * as log from '../util/stderr';
 
 type OnFirstRequire = (parentFile: string | undefined) => void;
@@ -139,7 +143,7 @@ function install(): void {
   };
 
   const originalRequire = Module.prototype.require;
-  Module.prototype.require = function otelRunRequire(this: unknown, id: unknown) {
+  const otelRunRequire = function otelRunRequire(this: unknown, id: unknown) {
     if (!loadWrapped) wrapDirectLoads();
     const name = waitingFor(id, this);
     if (name !== undefined) {
@@ -156,6 +160,8 @@ function install(): void {
     // biome-ignore lint/complexity/noArguments: as above
     return originalRequire.apply(this, arguments as unknown as unknown[]);
   };
+  Module.prototype.require = otelRunRequire;
+  restoreOnFatalError(Module.prototype, 'require', otelRunRequire, originalRequire);
 
   const proc = process as unknown as { getBuiltinModule?: Loader };
   const originalGetBuiltin = proc.getBuiltinModule;
@@ -182,7 +188,35 @@ function install(): void {
   }
 }
 
+const restorers: Array<() => void> = [];
+
+/**
+ * Puts `original` back as `owner[key]` when an uncaught error is about to end the process (the
+ * uncaughtExceptionMonitor event comes before Node prints the error), if our wrapper is still there.
+ */
+export function restoreOnFatalError<T extends object>(
+  owner: T,
+  key: keyof T,
+  wrapper: unknown,
+  original: unknown,
+): void {
+  if (restorers.length === 0)
+    listenHidden('uncaughtExceptionMonitor', () => {
+      for (const restore of restorers.splice(0)) restore();
+    });
+  restorers.push(() => {
+    if (owner[key] === wrapper) owner[key] = original as T[keyof T];
+  });
+}
+
 let loadWrapped = false;
+const afterEntryStarted: Array<() => void> = [];
+
+/** Runs `fn` once the entry module has started (see the header): at once if it has. */
+export function whenEntryStarted(fn: () => void): void {
+  if (loadWrapped) fn();
+  else afterEntryStarted.push(fn);
+}
 
 /** Wraps Module._load (see the header for why not at start); once. */
 export function wrapDirectLoads(): void {
@@ -190,38 +224,50 @@ export function wrapDirectLoads(): void {
   loadWrapped = true;
   const Module = require('node:module') as unknown as ModuleInternals;
   const originalLoad = Module._load;
-  Module._load = function otelRunLoad(this: unknown, request: unknown, parent: unknown) {
-    // Only absolute paths: a require() reached Module.prototype.require first, with the id as written; what
-    // arrives here as an absolute path without it is an entry, a preload or an ES module's import of CommonJS.
-    if (pending.size !== 0 && typeof request === 'string' && path.isAbsolute(request)) {
-      const name = packageOfFile(request);
-      if (name !== undefined && pending.has(name) && !dispatching.has(name)) {
-        const before = Module.prototype.require;
-        try {
-          fire(name, (parent as { filename?: string } | undefined)?.filename);
-        } catch (err) {
-          // A failing callback must not fail a load the app did not make through require.
-          log.warn(`instrumenting ${name}: ${log.reason(err)} — it may be untraced`);
-        }
-        // biome-ignore lint/complexity/noArguments: _load's arity must be passed through unchanged
-        const exports = originalLoad.apply(this, arguments as unknown as unknown[]);
-        if (Module.prototype.require === before) return exports;
-        // The hook just installed (require-in-the-middle) never saw this load, which did not go through
-        // require(): an ES module's import of CommonJS, which import-in-the-middle sees only when its loader
-        // is registered and require(esm) on Node 20 hides from it. Require the now cached file once through
-        // the hook so it patches the exports this load returned (instrumentations patch them in place).
-        dispatching.add(name);
-        try {
-          const holder = (parent as { require?: unknown } | undefined)?.require ? parent : module;
-          Module.prototype.require.call(holder, request);
-        } catch {
-        } finally {
-          dispatching.delete(name);
-        }
-        return exports;
-      }
+  for (const fn of afterEntryStarted.splice(0)) {
+    try {
+      fn();
+    } catch (err) {
+      log.debug(`after the entry started: ${log.reason(err)}`);
     }
-    // biome-ignore lint/complexity/noArguments: as above
-    return originalLoad.apply(this, arguments as unknown as unknown[]);
-  };
+  }
+  restoreOnFatalError(
+    Module,
+    '_load',
+    (Module._load = function otelRunLoad(this: unknown, request: unknown, parent: unknown) {
+      // Only absolute paths: a require() reached Module.prototype.require first, with the id as written; what
+      // arrives here as an absolute path without it is an entry, a preload or an ES module's import of CommonJS.
+      if (pending.size !== 0 && typeof request === 'string' && path.isAbsolute(request)) {
+        const name = packageOfFile(request);
+        if (name !== undefined && pending.has(name) && !dispatching.has(name)) {
+          const before = Module.prototype.require;
+          try {
+            fire(name, (parent as { filename?: string } | undefined)?.filename);
+          } catch (err) {
+            // A failing callback must not fail a load the app did not make through require.
+            log.warn(`instrumenting ${name}: ${log.reason(err)} — it may be untraced`);
+          }
+          // biome-ignore lint/complexity/noArguments: _load's arity must be passed through unchanged
+          const exports = originalLoad.apply(this, arguments as unknown as unknown[]);
+          if (Module.prototype.require === before) return exports;
+          // The hook just installed (require-in-the-middle) never saw this load, which did not go through
+          // require(): an ES module's import of CommonJS, which import-in-the-middle sees only when its loader
+          // is registered and require(esm) on Node 20 hides from it. Require the now cached file once through
+          // the hook so it patches the exports this load returned (instrumentations patch them in place).
+          dispatching.add(name);
+          try {
+            const holder = (parent as { require?: unknown } | undefined)?.require ? parent : module;
+            Module.prototype.require.call(holder, request);
+          } catch {
+          } finally {
+            dispatching.delete(name);
+          }
+          return exports;
+        }
+      }
+      // biome-ignore lint/complexity/noArguments: as above
+      return originalLoad.apply(this, arguments as unknown as unknown[]);
+    }),
+    originalLoad,
+  );
 }
