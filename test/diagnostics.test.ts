@@ -67,7 +67,7 @@ describe('otel-run bootstrap', () => {
   // expected pins come from the same catalog, for this Node.
   const pin = (name: string) => `@opentelemetry/instrumentation-${name}@${pinOf(catalogByName(name)!)}`;
   const nextLine = lineFor().name === '0.30x';
-  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const literally = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   test('npm app: missing, installed, incompatible and shipped instrumentations, and a ready npm line', async () => {
     const app = await copyFixture('diag-express-pg');
     const r = await otelRun(app, ['bootstrap', '--json']);
@@ -101,7 +101,7 @@ describe('otel-run bootstrap', () => {
 
     const text = await otelRun(app, ['bootstrap']);
     assert.equal(text.code, 0, describeResult(text));
-    assert.match(text.stdout, new RegExp(`^ {2}npm install ${escape(expected.join(' '))}$`, 'm'));
+    assert.match(text.stdout, new RegExp(`^ {2}npm install ${literally(expected.join(' '))}$`, 'm'));
     assert.match(text.stdout, /pino@4\.0\.0 +@opentelemetry\/instrumentation-pino +incompatible/);
   });
 

@@ -231,43 +231,40 @@ export function wrapDirectLoads(): void {
       log.debug(`after the entry started: ${log.reason(err)}`);
     }
   }
-  restoreOnFatalError(
-    Module,
-    '_load',
-    (Module._load = function otelRunLoad(this: unknown, request: unknown, parent: unknown) {
-      // Only absolute paths: a require() reached Module.prototype.require first, with the id as written; what
-      // arrives here as an absolute path without it is an entry, a preload or an ES module's import of CommonJS.
-      if (pending.size !== 0 && typeof request === 'string' && path.isAbsolute(request)) {
-        const name = packageOfFile(request);
-        if (name !== undefined && pending.has(name) && !dispatching.has(name)) {
-          const before = Module.prototype.require;
-          try {
-            fire(name, (parent as { filename?: string } | undefined)?.filename);
-          } catch (err) {
-            // A failing callback must not fail a load the app did not make through require.
-            log.warn(`instrumenting ${name}: ${log.reason(err)} — it may be untraced`);
-          }
-          // biome-ignore lint/complexity/noArguments: _load's arity must be passed through unchanged
-          const exports = originalLoad.apply(this, arguments as unknown as unknown[]);
-          if (Module.prototype.require === before) return exports;
-          // The hook just installed (require-in-the-middle) never saw this load, which did not go through
-          // require(): an ES module's import of CommonJS, which import-in-the-middle sees only when its loader
-          // is registered and require(esm) on Node 20 hides from it. Require the now cached file once through
-          // the hook so it patches the exports this load returned (instrumentations patch them in place).
-          dispatching.add(name);
-          try {
-            const holder = (parent as { require?: unknown } | undefined)?.require ? parent : module;
-            Module.prototype.require.call(holder, request);
-          } catch {
-          } finally {
-            dispatching.delete(name);
-          }
-          return exports;
+  const otelRunLoad = function otelRunLoad(this: unknown, request: unknown, parent: unknown) {
+    // Only absolute paths: a require() reached Module.prototype.require first, with the id as written; what
+    // arrives here as an absolute path without it is an entry, a preload or an ES module's import of CommonJS.
+    if (pending.size !== 0 && typeof request === 'string' && path.isAbsolute(request)) {
+      const name = packageOfFile(request);
+      if (name !== undefined && pending.has(name) && !dispatching.has(name)) {
+        const before = Module.prototype.require;
+        try {
+          fire(name, (parent as { filename?: string } | undefined)?.filename);
+        } catch (err) {
+          // A failing callback must not fail a load the app did not make through require.
+          log.warn(`instrumenting ${name}: ${log.reason(err)} — it may be untraced`);
         }
+        // biome-ignore lint/complexity/noArguments: _load's arity must be passed through unchanged
+        const exports = originalLoad.apply(this, arguments as unknown as unknown[]);
+        if (Module.prototype.require === before) return exports;
+        // The hook just installed (require-in-the-middle) never saw this load, which did not go through
+        // require(): an ES module's import of CommonJS, which import-in-the-middle sees only when its loader
+        // is registered and require(esm) on Node 20 hides from it. Require the now cached file once through
+        // the hook so it patches the exports this load returned (instrumentations patch them in place).
+        dispatching.add(name);
+        try {
+          const holder = (parent as { require?: unknown } | undefined)?.require ? parent : module;
+          Module.prototype.require.call(holder, request);
+        } catch {
+        } finally {
+          dispatching.delete(name);
+        }
+        return exports;
       }
-      // biome-ignore lint/complexity/noArguments: as above
-      return originalLoad.apply(this, arguments as unknown as unknown[]);
-    }),
-    originalLoad,
-  );
+    }
+    // biome-ignore lint/complexity/noArguments: as above
+    return originalLoad.apply(this, arguments as unknown as unknown[]);
+  };
+  Module._load = otelRunLoad;
+  restoreOnFatalError(Module, '_load', otelRunLoad, originalLoad);
 }
