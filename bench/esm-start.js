@@ -12,7 +12,8 @@ const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 
-const REGISTER = path.join(__dirname, '..', 'register', 'index.cjs');
+// OTEL_RUN_BENCH_REGISTER: another build's preload, to compare two builds on the same machine and Node.
+const REGISTER = process.env.OTEL_RUN_BENCH_REGISTER ?? path.join(__dirname, '..', 'register', 'index.cjs');
 const report =
   "process.on('exit', () => process.stderr.write('rss ' + process.resourceUsage().maxRSS + '\\n'));";
 
@@ -20,6 +21,10 @@ function writeApps(dir) {
   fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"esm-bench","private":true}');
   fs.writeFileSync(path.join(dir, 'hello.mjs'), `${report}\nconsole.log('hello');\n`);
   fs.writeFileSync(path.join(dir, 'hello.cjs'), `${report}\nconsole.log('hello');\n`);
+  // A CommonJS entry that require()s an ES module (require(esm)): where in-thread hooks exist, they are
+  // registered at that require, not at start.
+  fs.writeFileSync(path.join(dir, 'lib.mjs'), "import 'node:http';\nexport const x = 1;\n");
+  fs.writeFileSync(path.join(dir, 'requires-esm.cjs'), `${report}\nconsole.log(require('./lib.mjs').x);\n`);
   fs.writeFileSync(
     path.join(dir, 'once.cjs'),
     `const http = require('node:http');\n${report}\nhttp.get(process.argv[2], (res) => { res.resume(); });\n`,
@@ -85,6 +90,8 @@ async function measureEsm({ node = process.execPath, runs = 20 } = {}) {
     ['hello.mjs, otel-run, OTEL_RUN_ESM=off', ['hello.mjs'], { ...traced, OTEL_RUN_ESM: 'off' }],
     ['hello.cjs, bare node', ['hello.cjs'], clean],
     ['hello.cjs, otel-run', ['hello.cjs'], traced],
+    ['requires-esm.cjs, bare node', ['requires-esm.cjs'], clean],
+    ['requires-esm.cjs, otel-run', ['requires-esm.cjs'], traced],
     ['once.mjs (1 request), bare node', ['once.mjs', `${base}/x`], clean],
     ['once.mjs (1 request), otel-run', ['once.mjs', `${base}/x`], traced],
     ['once.cjs (1 request), otel-run', ['once.cjs', `${base}/x`], traced],

@@ -524,6 +524,7 @@ function discoverInChild(synthetic) {
       discoverMs: Number(t2 - t1) / 1e6,
       stats: d.stats,
       candidates: d.candidates.map((c) => c.package + '@' + c.version + '#' + c.manifest.name).sort(),
+      targets: ['express', 'pg'].map((t) => t + '@' + d.installedVersion(t)),
       problems: d.problems.length,
     }));`;
   const r = spawnSync(NODE, ['-e', code], { env: hermeticEnv({}), encoding: 'utf8', timeout: 30000 });
@@ -535,7 +536,10 @@ function uncachedCandidates(synthetic) {
   const code = `
     const { discover } = require(${JSON.stringify(DISCOVER)});
     const d = discover({ cwd: ${JSON.stringify(synthetic.app)}, cacheDir: false });
-    process.stdout.write(JSON.stringify(d.candidates.map((c) => c.package + '@' + c.version + '#' + c.manifest.name).sort()));`;
+    process.stdout.write(JSON.stringify({
+      candidates: d.candidates.map((c) => c.package + '@' + c.version + '#' + c.manifest.name).sort(),
+      targets: ['express', 'pg'].map((t) => t + '@' + d.installedVersion(t)),
+    }));`;
   const r = spawnSync(NODE, ['-e', code], { env: hermeticEnv({}), encoding: 'utf8', timeout: 30000 });
   return JSON.parse(r.stdout);
 }
@@ -564,11 +568,11 @@ async function discoveryPhase(ctx) {
   // Never stale: a package added or removed (top level or in a scope) is seen on the very next warm start.
   const checks = [];
   const same = (label) => {
-    const cached = discoverInChild(synthetic).candidates;
+    const { candidates, targets } = discoverInChild(synthetic);
     const truth = uncachedCandidates(synthetic);
-    const ok = JSON.stringify(cached) === JSON.stringify(truth);
+    const ok = JSON.stringify({ candidates, targets }) === JSON.stringify(truth);
     checks.push({ check: label, ok });
-    return cached;
+    return candidates;
   };
   discoverInChild(synthetic);
   const field = { otelInstrumentor: { instruments: { express: '*' } } };
@@ -580,6 +584,31 @@ async function discoveryPhase(ctx) {
     fs.rmSync(dir, { recursive: true, force: true });
     const gone = same(`${name} removed`);
     if (gone.some((c) => c.startsWith(`${name}@`))) checks.push({ check: `${name} gone`, ok: false });
+  }
+
+  // Never stale, in place: a package.json rewritten over the old one (a tarball extracted over the folder), with
+  // the file's size and modification time as they were: no folder changes; an instrumentor and a target.
+  for (const [name, version] of [
+    ['express', '5.21.2'],
+    ['@opentelemetry/instrumentation-pg', '0.76.0'],
+  ]) {
+    const file = path.join(synthetic.nodeModules, name, 'package.json');
+    const before = fs.statSync(file);
+    const text = fs.readFileSync(file, 'utf8');
+    const old = JSON.parse(text).version;
+    const rewrite = (v) => {
+      fs.writeFileSync(
+        file,
+        text
+          .replace(`"version":"${old}"`, `"version":"${v}"`)
+          .replace(`"version": "${old}"`, `"version": "${v}"`),
+      );
+      fs.utimesSync(file, before.atime, before.mtime);
+    };
+    rewrite(version);
+    same(`${name} ${old} -> ${version} in place`);
+    rewrite(old);
+    same(`${name} ${version} -> ${old} in place`);
   }
 
   // The whole preload on that tree: bare, cold (no cache), warm.

@@ -6,8 +6,10 @@ import { readConfig, reportConfigProblems } from './config/read';
 import { OWN_ROOT, PACKAGE_MANAGERS, VERSION } from './contract';
 import { discover } from './discovery/discover';
 import { type Planned, plan } from './discovery/plan';
+import { followCli } from './exit/signals';
 import { setUpEsm } from './hooks/esm';
 import { onFirstRequire } from './hooks/require-hook';
+import { type SelfCheck, startSelfCheck } from './hooks/self-check';
 import type { Sdk } from './sdk/tracing';
 import { metricsOn } from './settings/endpoints';
 import { readSettings, type Settings } from './settings/table';
@@ -26,15 +28,16 @@ interface State {
   /** process.env with the config file's settings under it (preload alone), else process.env. */
   env: NodeJS.ProcessEnv;
   configFile?: string;
+  /** Names each enabled instrumentor's library that was loaded but not patched (hooks/self-check.ts). */
+  selfCheck?: SelfCheck;
+  /** Set when OTEL_CONFIG_FILE configured this process. */
+  otelConfig?: import('./otel-config/apply').FileConfigured;
 }
 
 function isPackageManager(argv1: string | undefined): boolean {
   if (!argv1) return false;
-  const parts = argv1.split(/[\\/]/);
-  const file = parts[parts.length - 1] ?? '';
-  return PACKAGE_MANAGERS.some(
-    (pm) => (pm.file ? pm.file.test(file) : false) || parts.includes(pm.dir ?? '\0'),
-  );
+  const file = `/${argv1.replace(/\\/g, '/')}`;
+  return PACKAGE_MANAGERS.some((re) => re.test(file));
 }
 
 function ensureSdk(state: State): Sdk | null {
@@ -66,10 +69,16 @@ function ensureSdk(state: State): Sdk | null {
     state.creating = true;
     state.sdk = createSdk({
       settings: state.settings,
-      explicitLogLevel: state.env.OTEL_LOG_LEVEL !== undefined,
+      explicitLogLevel: state.otelConfig
+        ? !!state.otelConfig.declared?.logLevelGiven
+        : !!state.env.OTEL_LOG_LEVEL?.trim(),
+      declared: state.otelConfig?.declared,
       entry: process.argv[1],
       cwd: process.cwd(),
       version: VERSION,
+      instrumentors: state.planned
+        .filter((p) => p.status === 'enabled')
+        .map((p) => ({ name: p.name, dir: p.candidate.dir })),
     });
   } catch (err) {
     if (state.settings.strict) throw err;
@@ -98,8 +107,16 @@ function activateOne(state: State, p: Planned, configFor: (name: string) => Reco
   if (!sdk) return;
   try {
     const { activate } = require('./hooks/activate') as typeof import('./hooks/activate');
-    activate(p, { tracerProvider: sdk.tracerProvider, meterProvider: sdk.meterProvider, configFor });
+    const made = activate(p, {
+      tracerProvider: sdk.tracerProvider,
+      meterProvider: sdk.meterProvider,
+      configFor,
+    });
     state.active.push(p.name);
+    state.selfCheck?.activated(
+      p,
+      made.map((m) => m.value),
+    );
     log.debug(`instrumentor ${p.name} (${p.candidate.package}@${p.candidate.version}) enabled`);
   } catch (err) {
     p.status = 'failed';
@@ -115,17 +132,41 @@ function activateOne(state: State, p: Planned, configFor: (name: string) => Reco
   }
 }
 
-/** Global fetch never goes through require: its first call is the trigger (then fetch is restored). */
-function onFirstFetch(fn: () => void): void {
-  const g = globalThis as { fetch?: (...args: unknown[]) => unknown };
-  const original = g.fetch;
-  if (typeof original !== 'function') return;
-  const trigger = function fetch(this: unknown, ...args: unknown[]) {
-    if (g.fetch === trigger) g.fetch = original;
-    fn();
-    return original.apply(this, args);
-  };
-  g.fetch = trigger;
+/**
+ * Node's global fetch never goes through require: an instrumentor that listens on diagnostics_channel is
+ * activated by the first message on one of its channels. Nothing the app can see is patched (a wrapper
+ * around globalThis.fetch showed in its length, toString and identity, and threw when the app had made fetch
+ * read-only). A channel calls only the subscribers it had when the message was published (Node 20), so the
+ * subscriptions the instrumentor makes while it is activated are handed that first message: the first
+ * request is traced too.
+ */
+function onFirstMessage(channels: readonly string[], fn: () => void): void {
+  const dc = require('node:diagnostics_channel') as typeof import('node:diagnostics_channel');
+  let fired = false;
+  const triggers = channels.map((name) => {
+    const trigger = (message: unknown) => {
+      if (fired) return;
+      fired = true;
+      for (const [channel, t] of triggers) dc.unsubscribe(channel, t);
+      const late: Array<[string | symbol, (message: unknown, name: string | symbol) => void]> = [];
+      const subscribe = dc.subscribe;
+      dc.subscribe = (channel, onMessage) => {
+        late.push([channel, onMessage]);
+        subscribe(channel, onMessage);
+      };
+      try {
+        fn();
+      } catch (err) {
+        // Thrown from a subscriber, it would become the app's uncaught exception (Node reports it so).
+        log.debug(`activating on ${String(name)}: ${log.reason(err)}`);
+      } finally {
+        dc.subscribe = subscribe;
+      }
+      for (const [channel, onMessage] of late) if (channel === name) onMessage(message, name);
+    };
+    return [name, trigger] as const;
+  });
+  for (const [channel, trigger] of triggers) dc.subscribe(channel, trigger);
 }
 
 function arm(state: State, configFor: (name: string) => Record<string, unknown>, eagerForEsm = false): void {
@@ -151,7 +192,7 @@ function arm(state: State, configFor: (name: string) => Record<string, unknown>,
       continue;
     }
     for (const t of targets) onFirstRequire(t, go);
-    if (p.candidate.manifest.channels?.some((ch) => ch.startsWith('undici:'))) onFirstFetch(go);
+    if (p.candidate.manifest.channels?.length) onFirstMessage(p.candidate.manifest.channels, go);
   }
   // Trace context to child processes (register/context/child-process.ts): the wrappers pass through until a span exists.
   onFirstRequire('child_process', () =>
@@ -206,11 +247,23 @@ export function start(): void {
   const { isMainThread } = require('node:worker_threads') as typeof import('node:worker_threads');
   if (!isMainThread) return;
   if (isPackageManager(process.argv[1])) return;
+  // Before anything that may fail: the CLI relays a signal only when its child did not report it.
+  followCli(process.env);
+  // Disabled means nothing at all: not even a config file is looked for (a JavaScript one would run code).
+  if (process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return;
 
   // Per-instrumentor options and, used alone, the config file (register/config/read.ts).
   const config = readConfig(process.env, process.cwd());
   const settingProblems: string[] = [];
-  const settings = readSettings(config.env, (p) => settingProblems.push(p.message));
+  // OTEL_CONFIG_FILE: the OpenTelemetry configuration file replaces the OTEL_* layer (register/otel-config/).
+  const otelFile = config.env.OTEL_CONFIG_FILE?.trim()
+    ? (require('./otel-config/apply') as typeof import('./otel-config/apply')).readOtelConfigFile(
+        config.env,
+        process.cwd(),
+        (p) => settingProblems.push(p.message),
+      )
+    : undefined;
+  const settings = otelFile?.settings ?? readSettings(config.env, (p) => settingProblems.push(p.message));
   log.setLevel(settings.logLevel);
   // Read by register/index.cjs, so strict mode set in a config file also makes a start failure fatal.
   if (settings.strict) g[Symbol.for('otel-run.strict')] = true;
@@ -221,6 +274,11 @@ export function start(): void {
     );
   for (const message of settingProblems) log.warn(message);
   if (settings.sdkDisabled) return;
+  if (process.versions.pnp) {
+    const { PNP_UNSUPPORTED } = require('./util/pnp') as typeof import('./util/pnp');
+    log.warn(`${PNP_UNSUPPORTED} — this process runs untraced`);
+    return;
+  }
   reportConfigProblems(config.problems, settings.strict);
   log.debug(`preload started in ${process.argv[1] ?? '(no script)'} (pid ${process.pid})`);
 
@@ -235,9 +293,15 @@ export function start(): void {
   log.debug(
     `instrumentor discovery: ${folders} folder(s), ${fromCache} from the cache, ${packagesRead} package.json read`,
   );
-  const planned = plan(discovery, { settings, metricsEnabled: metricsOn(settings) });
+  const planned = plan(discovery, {
+    settings,
+    metricsEnabled: metricsOn(settings),
+    configured: config.configured,
+  });
   for (const p of planned) {
-    if (p.status === 'invalid') {
+    if (p.status === 'not-installed') {
+      log.warn(`instrumentor ${p.name}: ${p.reason} — not traced`);
+    } else if (p.status === 'invalid') {
       const message = `instrumentor ${p.name} in ${p.candidate.dir}: ${p.reason} — skipped`;
       if (settings.strict) throw new Error(message);
       log.warn(message);
@@ -248,8 +312,14 @@ export function start(): void {
     }
   }
   const state: State = { settings, planned, active: [], env: config.env, configFile: config.file };
+  // Not when otel-run stepped aside (another SDK): nothing of ours was meant to patch then.
+  state.selfCheck = startSelfCheck(planned, () => state.sdk !== null);
+  const configFor = otelFile
+    ? (name: string) => otelFile.configFor(name, config.configFor)
+    : config.configFor;
+  if (otelFile) state.otelConfig = otelFile;
   // ES module hooks go in before any instrumentor is built (register/hooks/esm.ts).
-  arm(state, config.configFor, setUpEsm(planned, settings.esm).eager);
+  arm(state, configFor, setUpEsm(planned, settings.esm).eager);
   // --process-span: the run's span starts now (dated from the process start), whatever the app requires.
   if (settings.processSpan) ensureSdk(state);
   if (log.isEnabled('info'))

@@ -5,9 +5,9 @@
 // listed are the planned ones: exactly those that activate when their library is first required.
 
 import type { Planned } from './discovery/plan';
-import type { ExporterSlot } from './export/slots';
-import { appPackage } from './sdk/resource';
-import { otlpTarget, selected } from './settings/endpoints';
+import { otlpTarget, targetLabel } from './export/target';
+import { appPackage, resolveServiceName } from './sdk/service-name';
+import { selected } from './settings/endpoints';
 import type { Settings } from './settings/table';
 import * as log from './util/stderr';
 
@@ -15,28 +15,16 @@ export interface StartupFacts {
   version: string;
   settings: Settings;
   planned: Planned[];
-  slots: Pick<ExporterSlot, 'label'>[];
+  slots: { label: string }[];
   entry?: string;
   cwd: string;
   pid: number;
 }
 
-/** The service name the resource will carry (the same precedence as register/sdk/resource.ts). */
-export function serviceNameOf(settings: Settings, entry: string | undefined, cwd: string): string {
-  return (
-    settings.serviceName ??
-    settings.resourceAttributes['service.name'] ??
-    appPackage(entry, cwd)?.name ??
-    'unknown_service:node'
-  );
-}
-
 function signalExporters(s: Settings, signal: 'metrics' | 'logs'): string {
   const names = selected(signal === 'metrics' ? s.metricsExporter : s.logsExporter);
   const labels = names.map((name) => {
-    if (name !== 'otlp') return name;
-    const t = otlpTarget(s, signal);
-    return `otlp ${t.protocol} to ${t.url}`;
+    return name === 'otlp' ? targetLabel(otlpTarget(s, signal)) : name;
   });
   return labels.join(', ') || 'none';
 }
@@ -46,7 +34,7 @@ export function startupLine(f: StartupFacts): string {
   const exporters = f.slots.map((s) => s.label).join(', ') || 'none';
   return [
     `v${f.version} in pid ${f.pid}`,
-    `service ${serviceNameOf(f.settings, f.entry, f.cwd)}`,
+    `service ${resolveServiceName(f.settings, appPackage(f.entry, f.cwd)).name}`,
     `traces to ${exporters}`,
     `metrics to ${signalExporters(f.settings, 'metrics')}`,
     `logs to ${signalExporters(f.settings, 'logs')}`,
@@ -57,13 +45,13 @@ export function startupLine(f: StartupFacts): string {
 /** Prints the line (callers check `log.isEnabled('info')` first, so a default start pays nothing). */
 export function logStartup(settings: Settings, planned: Planned[], version: string): void {
   try {
-    const { createSlots } = require('./export/slots') as typeof import('./export/slots');
+    const { createTraceSlots } = require('./export/trace-slots') as typeof import('./export/trace-slots');
     log.info(
       startupLine({
         version,
         settings,
         planned,
-        slots: createSlots(settings),
+        slots: createTraceSlots(settings),
         entry: process.argv[1],
         cwd: process.cwd(),
         pid: process.pid,

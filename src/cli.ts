@@ -2,11 +2,11 @@
 // defaults), puts them and the preload into the child's environment, runs the command, and ends as it ended.
 // Subcommands (list, doctor, env, bootstrap) match only as the first argument: `otel-run -- env` runs `env`.
 import type { Command } from 'commander';
-import { REGISTER_ENTRY, VERSION } from '../register/contract';
-import { ConfigError, resolveChildEnv } from './common/config';
-import { addSettingOptions, applyView, flagsToEnv, UsageError } from './common/flags';
+import { OWN_ROOT, REGISTER_ENTRY, VERSION } from '../register/contract';
+import { ConfigError, childEnv, nearMissReport, resolveConfig } from './common/config';
+import { addSettingOptions, flagsToEnv, UsageError } from './common/flags';
 import { execCommand } from './run/exec';
-import { withPreload } from './run/node-options';
+import { envFileNodeOptions, withPermissionForPreload, withPreload } from './run/node-options';
 import { CommandError, mirrorExit, runChild } from './run/spawn';
 
 const EXAMPLES = `
@@ -101,15 +101,30 @@ async function runMode(argv: string[]): Promise<number | undefined> {
       if (program) process.stderr.write(`${program.helpInformation()}`);
       throw new UsageError('no command given', 'otel-run node app.js');
     }
-    const flags = flagsToEnv(opts);
-    // --verbose is a flag: it wins over a config file's logLevel, not over --log-level or OTEL_LOG_LEVEL.
-    if (verbose && flags.OTEL_LOG_LEVEL === undefined && process.env.OTEL_LOG_LEVEL === undefined)
-      flags.OTEL_LOG_LEVEL = 'info';
-    // flag > environment > config file > default (src/common/config.ts); the child gets it all as its environment.
-    const env = await resolveChildEnv(process.env, flags, process.cwd());
-    if (opts.view) applyView(env, opts.tracesExporter);
-    env.NODE_OPTIONS = withPreload(env.NODE_OPTIONS, REGISTER_ENTRY);
-    const [cmd, ...args] = command as [string, ...string[]];
+    // flag > environment > --verbose > config file > --view > default (src/common/config.ts), as list, env
+    // and doctor resolve them; the child gets it all as its environment.
+    const resolved = await resolveConfig({
+      flags: flagsToEnv(opts),
+      env: process.env,
+      cwd: process.cwd(),
+      verbose,
+      view: !!opts.view,
+    });
+    // Only when there is something to say: touching process.stderr makes a pipe non-blocking (libuv), which
+    // rules out the execve hand-over (src/run/exec.ts).
+    const nearMisses = nearMissReport(resolved);
+    if (nearMisses) process.stderr.write(nearMisses);
+    const env = childEnv(resolved, process.env);
+    const [cmd, ...given] = command as [string, ...string[]];
+    // NODE_OPTIONS of `node --env-file=…`, which Node would read only from an environment without one.
+    const base = env.NODE_OPTIONS ?? envFileNodeOptions(cmd, given, process.cwd());
+    const { args, nodeOptions } = withPermissionForPreload(
+      cmd,
+      given,
+      withPreload(base, REGISTER_ENTRY),
+      OWN_ROOT,
+    );
+    env.NODE_OPTIONS = nodeOptions;
     // Where execve can be trusted this does not return: the command takes over this process.
     if (execCommand(cmd, args, env)) return undefined;
     const result = await runChild(cmd, args, env);

@@ -7,15 +7,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { loadFirstAsync } from '../register/config/load';
 import { readConfig } from '../register/config/read';
-import { findConfigFile } from '../register/config/search';
+import { findConfigFile, searchConfig } from '../register/config/search';
 import { checkConfig, suggestKey } from '../register/config/validate';
 import {
   compileMatcher,
   requestOptionsUrl,
   toInstrumentationConfig,
 } from '../register/settings/instrumentation-options';
-import { loadConfig } from '../src/common/config';
+import { resolveConfig } from '../src/common/config';
 import { type ReceivedSpan, startReceiver } from './helpers/otlp-receiver';
 import {
   BIN,
@@ -45,6 +46,11 @@ function project(files: Record<string, string>): string {
 }
 
 const PKG = JSON.stringify({ name: 'config-formats', private: true });
+
+/** What the CLI loads from `dir`: the preload's search and loader, with import() for ES modules. */
+function loadConfig(dir: string, named?: string) {
+  return loadFirstAsync(searchConfig(dir, named));
+}
 /** Node can require() an ES module (20.19+, 22.12+): the preload alone then reads .mjs configs too. */
 const REQUIRE_ESM = (process.features as { require_module?: boolean }).require_module === true;
 
@@ -108,7 +114,7 @@ const FORMATS: Array<{ name: string; files: (service: string) => Record<string, 
   },
 ];
 
-describe('each file format is found and read, by the CLI (cosmiconfig) and by the preload alike', () => {
+describe('each file format is found and read, by the CLI and by the preload alike (one search, one loader)', () => {
   for (const [i, format] of FORMATS.entries()) {
     test(format.name, async () => {
       const service = `format-${i}`;
@@ -155,7 +161,7 @@ describe('each file format is found and read, by the CLI (cosmiconfig) and by th
     assert.equal(readConfig({}, deep).env.OTEL_SERVICE_NAME, 'app');
   });
 
-  test('the same order of places as cosmiconfig, empty files skipped, --config names one', async () => {
+  test('the places in their one order, empty files skipped, --config names one', async () => {
     const dir = project({
       'package.json': JSON.stringify({ name: 'x', 'otel-run': { serviceName: 'pkg' } }),
       '.otel-runrc.json': '',
@@ -202,6 +208,28 @@ describe('each file format is found and read, by the CLI (cosmiconfig) and by th
     assert.deepEqual(checked.instrumentations.express, { ignoreLayersType: ['router'] });
   });
 
+  test("a value means what the same text means in its variable: the row's own parser decides", () => {
+    const checked = checkConfig({
+      $schema: './node_modules/otel-run/schema/otel-run.schema.json',
+      tracesExporter: 'OTLP, console',
+      logLevel: 'DEBUG',
+      resourceAttributes: 'team',
+      exporterOtlpTimeout: 0,
+      propagators: ['b3', 'zipkin'],
+      enable: ['http,express'],
+    });
+    assert.deepEqual(checked.env, { OTEL_TRACES_EXPORTER: 'OTLP, console', OTEL_LOG_LEVEL: 'DEBUG' });
+    assert.deepEqual(
+      checked.problems.map((p) => p.message),
+      [
+        'resourceAttributes must be an object of key: value (or one "key=value,key2=value2" string), not "team"',
+        'exporterOtlpTimeout must be a whole number from 1 to 2147483647, not 0',
+        'propagators must be a list of tracecontext, baggage, b3, b3multi, jaeger, none (an array, or one comma-separated string), not ["b3","zipkin"]',
+        'enable must be a list of names (an array, or one comma-separated string), not ["http,express"]',
+      ],
+    );
+  });
+
   test('the README example is complete and valid', () => {
     const file = path.join(REPO_ROOT, 'examples', 'config', '.otel-runrc.yaml');
     const text = fs.readFileSync(file, 'utf8');
@@ -214,12 +242,53 @@ describe('each file format is found and read, by the CLI (cosmiconfig) and by th
       'README shows examples/config',
     );
   });
+});
 
-  test('schema/otel-run.schema.json, schema/validate.cjs and the README flag table are up to date', () => {
-    const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'gen-schema.js'), '--check'], {
-      encoding: 'utf8',
-    });
+describe('generated files: written by `npm run gen` only, checked by the build and the tests', () => {
+  const GEN = path.join(REPO_ROOT, 'scripts', 'gen.js');
+  const GENERATED = ['schema/otel-run.schema.json', 'docs/configuration.md'];
+  const check = (root?: string) =>
+    spawnSync(process.execPath, [GEN, '--check', ...(root ? ['--root', root] : [])], { encoding: 'utf8' });
+
+  test('the JSON Schema and the settings reference in docs/configuration.md match the settings table', () => {
+    const r = check();
     assert.equal(r.status, 0, r.stderr);
+  });
+
+  for (const [file, edit] of [
+    ['schema/otel-run.schema.json', (t: string) => t.replace('"serviceName": {', '"serviceNam": {')],
+    ['docs/configuration.md', (t: string) => t.replace('| `OTEL_SERVICE_NAME` |', '| `OTEL_SERVICENAME` |')],
+  ] as const) {
+    test(`a hand-edited ${file} fails the check, which writes nothing`, () => {
+      const copy = project(
+        Object.fromEntries(GENERATED.map((f) => [f, fs.readFileSync(path.join(REPO_ROOT, f), 'utf8')])),
+      );
+      assert.equal(check(copy).status, 0, 'an unedited copy passes');
+      const at = path.join(copy, file);
+      const edited = edit(fs.readFileSync(at, 'utf8'));
+      assert.notEqual(edited, fs.readFileSync(at, 'utf8'), 'the edit changed the file');
+      fs.writeFileSync(at, edited);
+      const r = check(copy);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^otel-run: generated file out of date: ${file} \\(`));
+      assert.match(r.stderr, /\n {2}hint: .*run npm run gen/);
+      assert.equal(fs.readFileSync(at, 'utf8'), edited, 'the check left the file as it was');
+    });
+  }
+
+  test('only `npm run gen` writes them: every other script that runs the generator only checks', () => {
+    const { scripts } = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    const runs = Object.entries(scripts).filter(([, command]) => command.includes('scripts/gen.js'));
+    assert.deepEqual(
+      runs.filter(([name, command]) => name !== 'gen' && !command.includes('scripts/gen.js --check')),
+      [],
+    );
+    assert.ok(
+      runs.some(([name]) => name === 'build'),
+      'the build checks them',
+    );
   });
 });
 
@@ -310,6 +379,14 @@ const PRINT_SERVICE = [
   '-e',
   'const s = globalThis[Symbol.for("otel-run.state")]; console.log(s ? String(s.settings.serviceName) : "(no state)")',
 ];
+
+/** Nothing exported, nothing instrumented: only what otel-run itself says. */
+const QUIET_RUN = {
+  OTEL_TRACES_EXPORTER: 'none',
+  OTEL_METRICS_EXPORTER: 'none',
+  OTEL_LOGS_EXPORTER: 'none',
+  OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'none',
+};
 
 /** Server spans by path, client spans by path: what the http instrumentation traced. */
 function traced(spans: ReceivedSpan[]): { server: string[]; client: string[] } {
@@ -612,7 +689,7 @@ describe('the CLI stops before the app on a bad file: message, file:line, hint, 
       hint: /serviceName/,
     },
     {
-      name: "cosmiconfig's $import, which the preload could not follow",
+      name: '$import (cosmiconfig-based tools merge the files it names; otel-run reads one)',
       file: '.otel-runrc.yaml',
       text: 'serviceName: x\n$import: ./base.yaml\n',
       message: /"\$import" is not supported \(.*\.otel-runrc\.yaml:2\)/,
@@ -656,5 +733,144 @@ describe('the CLI stops before the app on a bad file: message, file:line, hint, 
       problems.map((l) => /:(\d+)\)$/.exec(l)?.[1]),
       ['2', '3', '4'],
     );
+  });
+});
+
+describe('one resolution for run, list, env and doctor', { timeout: 120_000 }, () => {
+  test('--verbose: an explicit OTEL_LOG_LEVEL wins over it, and it wins over the file, in run, env and doctor alike', async () => {
+    const dir = project({ 'package.json': PKG, '.otel-runrc.yaml': 'logLevel: error\n' });
+    const printLevel = ['-e', 'console.log(process.env.OTEL_LOG_LEVEL)'];
+    for (const [env, level, source] of [
+      [{ OTEL_LOG_LEVEL: 'debug' }, 'debug', 'env'],
+      [{}, 'info', 'flag'],
+    ] as const) {
+      const extra = { ...QUIET_RUN, ...env };
+      const run = await otelRun(dir, ['--verbose', '--', 'node', ...printLevel], extra);
+      assert.equal(run.code, 0, describeResult(run));
+      assert.equal(run.stdout, `${level}\n`, `otel-run --verbose node: ${describeResult(run)}`);
+
+      const printed = await otelRun(dir, ['env', '--verbose'], extra);
+      assert.equal(printed.code, 0, describeResult(printed));
+      assert.match(
+        printed.stdout,
+        new RegExp(`^export OTEL_LOG_LEVEL='${level}'$`, 'm'),
+        'otel-run env --verbose',
+      );
+
+      const doctor = await otelRun(dir, ['doctor', '--verbose', '--json', '--timeout', '200'], extra);
+      const report = JSON.parse(doctor.stdout) as { sections: Array<{ items: Array<{ text: string }> }> };
+      const row = report.sections.flatMap((s) => s.items).find((i) => i.text.startsWith('OTEL_LOG_LEVEL '));
+      assert.match(row?.text ?? '', new RegExp(`^OTEL_LOG_LEVEL +${level} +${source}$`), doctor.stdout);
+    }
+  });
+
+  test('an empty variable counts as unset: the file applies', async () => {
+    const dir = project({ 'package.json': PKG, '.otel-runrc.yaml': 'serviceName: from-file\n' });
+    const resolved = await resolveConfig({ flags: {}, env: { OTEL_SERVICE_NAME: '' }, cwd: dir });
+    assert.equal(resolved.settings.serviceName, 'from-file');
+    assert.equal(resolved.origins.OTEL_SERVICE_NAME?.source, 'file');
+  });
+
+  for (const [name, files] of [
+    ['.otel-runrc.yaml', { 'package.json': PKG, '.otel-runrc.yaml': 'serviceName: once\n' }],
+    ['package.json', { 'package.json': JSON.stringify({ name: 'x', 'otel-run': { serviceName: 'once' } }) }],
+  ] as const) {
+    test(`the CLI reads the config file once (${name})`, async () => {
+      const dir = project(files);
+      const file = path.join(dir, name);
+      // The module objects themselves (an `import * as` namespace cannot be patched).
+      const realFs = require('node:fs') as typeof fs;
+      const readFileSync = realFs.readFileSync;
+      const readFile = realFs.promises.readFile;
+      let reads = 0;
+      const count = (p: unknown) => {
+        if (String(p) === file) reads++;
+      };
+      realFs.readFileSync = ((p: fs.PathOrFileDescriptor, ...rest: []) => {
+        count(p);
+        return readFileSync(p, ...rest);
+      }) as typeof fs.readFileSync;
+      realFs.promises.readFile = ((p: fs.PathLike, ...rest: []) => {
+        count(p);
+        return readFile(p, ...rest);
+      }) as typeof fs.promises.readFile;
+      try {
+        const resolved = await resolveConfig({ flags: {}, env: {}, cwd: dir });
+        assert.equal(resolved.settings.serviceName, 'once');
+      } finally {
+        realFs.readFileSync = readFileSync;
+        realFs.promises.readFile = readFile;
+      }
+      assert.equal(reads, 1);
+    });
+  }
+});
+
+describe('a file named like a config file that otel-run does not read is reported, not ignored in silence', {
+  timeout: 120_000,
+}, () => {
+  test('near misses and the name each should have; real config files and look-alikes are left alone', () => {
+    const dir = project({
+      'package.json': PKG,
+      'otel-run.config.json': '{}',
+      'otel-run.config.yml': 'a: 1',
+      '.otel-runrc.ts': 'export default {}',
+      'otel-run.json': '{}',
+      'sub/otel-run.config.yaml': 'a: 1',
+      '.otel-runrc.json': '{}',
+      'otel-run.js': '// a script of the app',
+      'otel-run.config.json.bak': '{}',
+    });
+    fs.mkdirSync(path.join(dir, 'otel-run.config.ts'));
+    const found = Object.fromEntries(
+      searchConfig(path.join(dir, 'sub')).nearMisses.map((m) => [path.relative(dir, m.file), m.rename]),
+    );
+    assert.deepEqual(found, {
+      'sub/otel-run.config.yaml': '.otel-runrc.yaml',
+      'otel-run.config.json': '.otel-runrc.json',
+      'otel-run.config.yml': '.otel-runrc.yml',
+      'otel-run.json': '.otel-runrc.json',
+      '.otel-runrc.ts': 'otel-run.config.mjs (TypeScript is not read)',
+    });
+  });
+
+  test('otel-run.config.json: run, env and doctor say so and go on; the preload alone warns, even in strict mode', async () => {
+    const dir = project({ 'package.json': PKG, 'otel-run.config.json': '{ "serviceName": "misnamed" }' });
+    const file = path.join(dir, 'otel-run.config.json');
+    const cliSays = `otel-run: not a config file name otel-run reads, so it is ignored (${file})\n  hint: rename it to .otel-runrc.json\n`;
+
+    const r = await otelRun(dir, ['--', 'node', ...PRINT_SERVICE], QUIET_RUN);
+    assert.equal(r.code, 0, describeResult(r));
+    assert.equal(r.stdout, 'undefined\n', describeResult(r));
+    assert.equal(r.stderr, cliSays);
+
+    const printed = await otelRun(dir, ['env'], QUIET_RUN);
+    assert.equal(printed.code, 0, describeResult(printed));
+    assert.equal(printed.stderr, cliSays);
+    assert.match(printed.stdout, /^export NODE_OPTIONS=/m);
+
+    const doctor = await otelRun(dir, ['doctor', '--json', '--timeout', '200'], QUIET_RUN);
+    const report = JSON.parse(doctor.stdout) as {
+      sections: Array<{ items: Array<{ level: string; text: string; hint?: string }> }>;
+    };
+    const item = report.sections.flatMap((s) => s.items).find((i) => i.text.includes(file));
+    assert.deepEqual(item, {
+      level: 'warn',
+      text: `not a config file name otel-run reads, so it is ignored (${file})`,
+      hint: 'rename it to .otel-runrc.json',
+    });
+
+    const alone = await preloadAlone(dir, PRINT_SERVICE, { ...QUIET_RUN, OTEL_RUN_STRICT: 'true' });
+    assert.equal(alone.code, 0, describeResult(alone));
+    assert.equal(alone.stdout, 'undefined\n');
+    assert.equal(
+      alone.stderr,
+      `otel-run: config file ${file}: not a name otel-run reads (rename it to .otel-runrc.json) — it is ignored\n`,
+    );
+
+    fs.renameSync(file, path.join(dir, '.otel-runrc.json'));
+    const renamed = await otelRun(dir, ['--', 'node', ...PRINT_SERVICE], QUIET_RUN);
+    assert.equal(renamed.stdout, 'misnamed\n', describeResult(renamed));
+    assert.equal(renamed.stderr, '');
   });
 });

@@ -9,10 +9,20 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { catalogByName, lineFor, pinOf } from '../register/discovery/lines';
 import { PrettyExporter, renderTrace } from '../register/export/pretty';
 import { startGrpcReceiver } from './helpers/grpc-receiver';
 import { type Receiver, startReceiver } from './helpers/otlp-receiver';
-import { BIN, copyFixture, describeResult, hermeticEnv, REGISTER, type RunResult, run } from './helpers/run';
+import {
+  BIN,
+  copyFixture,
+  describeResult,
+  hermeticEnv,
+  REGISTER,
+  REPO_ROOT,
+  type RunResult,
+  run,
+} from './helpers/run';
 
 let receiver: Receiver;
 before(async () => {
@@ -53,6 +63,11 @@ interface Lib {
 }
 
 describe('otel-run bootstrap', () => {
+  // What bootstrap installs depends on the Node running it (the 0.30x line needs Node >= 22.15): the
+  // expected pins come from the same catalog, for this Node.
+  const pin = (name: string) => `@opentelemetry/instrumentation-${name}@${pinOf(catalogByName(name)!)}`;
+  const nextLine = lineFor().name === '0.30x';
+  const literally = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   test('npm app: missing, installed, incompatible and shipped instrumentations, and a ready npm line', async () => {
     const app = await copyFixture('diag-express-pg');
     const r = await otelRun(app, ['bootstrap', '--json']);
@@ -70,7 +85,8 @@ describe('otel-run bootstrap', () => {
     assert.equal(by('express')?.status, 'missing');
     assert.equal(by('express')?.package, '@opentelemetry/instrumentation-express');
     assert.equal(by('pg')?.status, 'missing');
-    assert.equal(by('ioredis')?.status, 'installed');
+    // 0.71.0 is the 0.2xx line's pin, an older release train on the 0.30x line.
+    assert.equal(by('ioredis')?.status, nextLine ? 'outdated' : 'installed');
     assert.equal(by('ioredis')?.installedVersion, '0.71.0');
     assert.equal(by('pino')?.status, 'incompatible');
     assert.match(by('pino')?.reason ?? '', /pino@4\.0\.0 is outside .*>=5\.14\.0 <11/);
@@ -79,19 +95,13 @@ describe('otel-run bootstrap', () => {
     assert.equal(by('mocha'), undefined, 'devDependencies are not considered');
     assert.equal(by('bunyan')?.status, 'outdated', 'an older 0.x line is upgraded to the pin');
     assert.equal(by('bunyan')?.installedVersion, '0.40.0');
-    assert.deepEqual(report.install, [
-      '@opentelemetry/instrumentation-bunyan@0.68.0',
-      '@opentelemetry/instrumentation-express@0.71.1',
-      '@opentelemetry/instrumentation-pg@0.76.0',
-    ]);
+    const expected = [pin('bunyan'), pin('express'), ...(nextLine ? [pin('ioredis')] : []), pin('pg')];
+    assert.deepEqual(report.install, expected);
     assert.deepEqual(report.command, ['npm', 'install', ...report.install]);
 
     const text = await otelRun(app, ['bootstrap']);
     assert.equal(text.code, 0, describeResult(text));
-    assert.match(
-      text.stdout,
-      /^ {2}npm install @opentelemetry\/instrumentation-bunyan@0\.68\.0 @opentelemetry\/instrumentation-express@0\.71\.1 @opentelemetry\/instrumentation-pg@0\.76\.0$/m,
-    );
+    assert.match(text.stdout, new RegExp(`^ {2}npm install ${literally(expected.join(' '))}$`, 'm'));
     assert.match(text.stdout, /pino@4\.0\.0 +@opentelemetry\/instrumentation-pino +incompatible/);
   });
 
@@ -103,9 +113,10 @@ describe('otel-run bootstrap', () => {
     assert.deepEqual(npm.read(), [
       app,
       'install',
-      '@opentelemetry/instrumentation-bunyan@0.68.0',
-      '@opentelemetry/instrumentation-express@0.71.1',
-      '@opentelemetry/instrumentation-pg@0.76.0',
+      pin('bunyan'),
+      pin('express'),
+      ...(nextLine ? [pin('ioredis')] : []),
+      pin('pg'),
     ]);
     assert.match(r.stderr, /otel-run: running npm install /);
   });
@@ -116,8 +127,7 @@ describe('otel-run bootstrap', () => {
     assert.equal(text.code, 0, describeResult(text));
     assert.match(text.stdout, /\(pnpm, pnpm-lock\.yaml\)/);
     assert.match(text.stdout, /aws-sdk@\^2\.1500\.0 .*unsupported .*v3 clients/);
-    const line =
-      'pnpm add @opentelemetry/instrumentation-aws-sdk@0.78.0 @opentelemetry/instrumentation-express@0.71.1 @opentelemetry/instrumentation-redis@0.71.0';
+    const line = `pnpm add ${pin('aws-sdk')} ${pin('express')} ${pin('redis')}`;
     assert.ok(text.stdout.includes(`  ${line}\n`), describeResult(text));
 
     const pnpm = fakePackageManager('pnpm');
@@ -233,6 +243,59 @@ describe('otel-run doctor', () => {
     );
     assert.match(r.stdout, /spans made through 1\.10\.0 .* are lost/);
     assert.match(r.stdout, /hint: .*npm dedupe/);
+  });
+
+  for (const [lockfile, fix] of [
+    [
+      'pnpm-lock.yaml',
+      /hint: pnpm links each package .*`pnpm add @opentelemetry\/api@1\.10\.0` .*"pnpm": \{ "overrides": \{ "@opentelemetry\/api": "1\.10\.0" \} \}/,
+    ],
+    [
+      'yarn.lock',
+      /hint: yarn does not install peer dependencies: `yarn add @opentelemetry\/api@1\.10\.0`, and `"resolutions": \{ "@opentelemetry\/api": "1\.10\.0" \}`/,
+    ],
+  ] as const) {
+    test(`two copies of @opentelemetry/api under ${lockfile}: the fix is that package manager's`, async () => {
+      const app = await copyFixture('diag-dup-api');
+      fs.writeFileSync(path.join(app, lockfile), '');
+      const r = await otelRun(app, ['doctor'], { ...quiet, OTEL_TRACES_EXPORTER: 'console' });
+      assert.equal(r.code, 1, describeResult(r));
+      assert.match(r.stdout, fix);
+      assert.doesNotMatch(r.stdout, /npm dedupe/);
+    });
+  }
+
+  test("an enabled instrumentor's own newer api copy is served, not called lost", async () => {
+    // The app on 1.9, an instrumentor with a nested 1.10: the preload registers through 1.10 (sdk/api-copies.ts).
+    const root = await copyFixture('api-copies');
+    const app = path.join(root, 'app');
+    const modules = path.join(REPO_ROOT, 'node_modules');
+    fs.cpSync(
+      path.join(modules, '@opentelemetry', 'api'),
+      path.join(app, 'node_modules', '@opentelemetry', 'api'),
+      {
+        recursive: true,
+      },
+    );
+    const image = path.join(app, 'node_modules', 'otel-instrumentor-image');
+    fs.cpSync(path.join(root, 'image', 'otel-instrumentor-image'), image, { recursive: true });
+    fs.cpSync(
+      path.join(modules, 'otel-api-1-10'),
+      path.join(image, 'node_modules', '@opentelemetry', 'api'),
+      {
+        recursive: true,
+      },
+    );
+    const r = await otelRun(app, ['doctor'], {
+      OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'image',
+      OTEL_TRACES_EXPORTER: 'console',
+    });
+    assert.match(
+      r.stdout,
+      /2 copies of @opentelemetry\/api with different versions: 1\.9\.\d+ .*1\.10\.\d+/,
+      describeResult(r),
+    );
+    assert.doesNotMatch(r.stdout, /are lost/);
   });
 
   test('a bundled entry file whose libraries are inside it is a problem', async () => {
@@ -407,6 +470,91 @@ describe('the startup line', () => {
   });
 });
 
+describe('one service name for the startup line and the spans', () => {
+  // The startup line and the resource once had a rule each, and with the detectors off they disagreed: the
+  // line said the resource attributes' name, the spans carried the package's.
+  const cases: { what: string; env: NodeJS.ProcessEnv; expect: string }[] = [
+    {
+      what: 'service.name in OTEL_RESOURCE_ATTRIBUTES with OTEL_NODE_RESOURCE_DETECTORS=none',
+      env: { OTEL_NODE_RESOURCE_DETECTORS: 'none', OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs' },
+      expect: 'from-attrs',
+    },
+    {
+      what: 'OTEL_SERVICE_NAME over service.name in OTEL_RESOURCE_ATTRIBUTES',
+      env: { OTEL_SERVICE_NAME: 'from-env', OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs' },
+      expect: 'from-env',
+    },
+    { what: 'the package.json name when nothing names the service', env: {}, expect: 'diag-app' },
+  ];
+  for (const c of cases) {
+    test(c.what, async () => {
+      // A receiver of its own: with the detectors off, nothing else tells this run's spans apart.
+      const own = await startReceiver();
+      try {
+        const app = await copyFixture('diag-app');
+        const env = {
+          OTEL_EXPORTER_OTLP_ENDPOINT: own.url,
+          OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http',
+          OTEL_METRICS_EXPORTER: 'none',
+          OTEL_LOGS_EXPORTER: 'none',
+          ...c.env,
+        };
+        const r = await otelRun(app, ['--verbose', 'node', 'app.js'], env);
+        assert.equal(r.code, 0, describeResult(r));
+        const line = /^otel-run: v.*; service ([^;]+);/m.exec(r.stderr);
+        assert.ok(line, describeResult(r));
+        const spans = await own.waitForSpans((all) => all.length > 0);
+        const names = [...new Set(spans.map((s) => s.resource['service.name']))];
+        assert.deepEqual(names, [c.expect], 'the spans carry the expected service name');
+        assert.equal(line[1], c.expect, 'the startup line names the service the spans carry');
+      } finally {
+        await own.close();
+      }
+    });
+  }
+});
+
+describe("the SDK's own diagnostics under OTEL_LOG_LEVEL", () => {
+  // Requiring node:http builds the SDK (http is instrumented), whose span limits re-read
+  // OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT and complain in their own words; then the app says something of its own
+  // through the API's diag logger that names a variable.
+  const API = JSON.stringify(path.join(REPO_ROOT, 'node_modules', '@opentelemetry', 'api'));
+  const script = `require('node:http'); require(${API}).diag.warn('OTEL_EXAMPLE_SETTING is deprecated (said by the app)');`;
+  const ours = /^otel-run: OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT="abc" is not valid: /m;
+  const sdkDuplicate = /^otel-run: \[warn\] Unknown value 'abc' for OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT/m;
+  const appMessage = /^otel-run: \[warn\] OTEL_EXAMPLE_SETTING is deprecated \(said by the app\)$/m;
+
+  async function runWith(level: string): Promise<RunResult> {
+    const app = await copyFixture('diag-app');
+    const env = hermeticEnv({
+      OTEL_LOG_LEVEL: level,
+      OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: 'abc',
+      OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http',
+      OTEL_TRACES_EXPORTER: 'none',
+      OTEL_METRICS_EXPORTER: 'none',
+      OTEL_LOGS_EXPORTER: 'none',
+    });
+    const r = await run(process.execPath, ['--require', REGISTER, '-e', script], { cwd: app, env });
+    assert.equal(r.code, 0, describeResult(r));
+    assert.equal(r.stdout, '', 'nothing on stdout');
+    return r;
+  }
+
+  test('at warn, the SDK repeating our warning about a bad OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT is dropped, nothing else', async () => {
+    const r = await runWith('warn');
+    assert.match(r.stderr, ours, describeResult(r));
+    assert.doesNotMatch(r.stderr, sdkDuplicate, describeResult(r));
+    assert.match(r.stderr, appMessage, describeResult(r));
+  });
+
+  test('at debug, every SDK message shows, the duplicate too', async () => {
+    const r = await runWith('debug');
+    assert.match(r.stderr, ours, describeResult(r));
+    assert.match(r.stderr, sdkDuplicate, describeResult(r));
+    assert.match(r.stderr, appMessage, describeResult(r));
+  });
+});
+
 /** The tree lines of the first trace printed with `spans` spans. */
 function treeOf(stderr: string, spans: number): string[] {
   const lines = stderr.split('\n');
@@ -460,13 +608,33 @@ describe('the terminal view', () => {
     const tree = treeOf(r.stderr, 6);
     assertTree(tree, r.stderr);
 
-    const coloured = await otelRun(app, ['--view', 'node', 'app.js'], {
+    // FORCE_COLOR (set by many CIs for the app's own tools) does not put escape sequences into a pipe.
+    const piped = await otelRun(app, ['--view', 'node', 'app.js'], {
       OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http',
       NO_COLOR: undefined,
       FORCE_COLOR: '1',
     });
-    assert.equal(coloured.code, 0, describeResult(coloured));
-    assert.ok(coloured.stderr.includes('\u001b[1mGET\u001b[22m'), coloured.stderr);
+    assert.equal(piped.code, 0, describeResult(piped));
+    assertTree(treeOf(piped.stderr, 6), piped.stderr);
+    assert.ok(!piped.stderr.includes('\u001b['), piped.stderr);
+  });
+
+  test('--view colours on a terminal (a pseudo-terminal from script(1))', {
+    skip: fs.existsSync('/usr/bin/script') ? undefined : 'script(1) from util-linux is not installed',
+  }, async () => {
+    const app = await copyFixture('diag-app');
+    const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+    const command = [process.execPath, BIN, '--view', 'node', 'app.js'].map(quote).join(' ');
+    const r = await run('script', ['-qefc', command, '/dev/null'], {
+      cwd: app,
+      env: hermeticEnv({
+        OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http',
+        NO_COLOR: undefined,
+        FORCE_COLOR: undefined,
+      }),
+    });
+    assert.equal(r.code, 0, describeResult(r));
+    assert.ok(r.stdout.includes('\u001b[1mGET\u001b[22m'), describeResult(r));
   });
 
   test('spans held per trace: a child waits for its root, a late span prints as a continuation at exit', () => {

@@ -9,7 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Planned } from '../register/discovery/plan';
-import { chooseIitm, esmNeed, packageOfFile } from '../register/hooks/esm';
+import { esmNeed, iitmCopies, loaderCopy, mayImportTargets } from '../register/hooks/esm';
+import { packageOfFile } from '../register/hooks/require-hook';
 import { type ReceivedSpan, type Receiver, startReceiver } from './helpers/otlp-receiver';
 import { BIN, describeResult, FIXTURES, hermeticEnv, REPO_ROOT, type RunResult, run } from './helpers/run';
 
@@ -239,15 +240,19 @@ describe('when the hooks are registered', () => {
   test('not in a CommonJS process; OTEL_RUN_ESM=off turns them off; a bad value is named', async () => {
     const [cjs, off, bad] = await Promise.all([
       otelRun('esm-express', ['node', 'app.cjs'], 'http,express', { OTEL_LOG_LEVEL: 'debug' }),
-      otelRun('esm-express', ['node', 'app.js'], 'http,express', { OTEL_RUN_ESM: 'off' }),
+      otelRun('esm-express', ['node', 'app.js'], 'http,express', {
+        OTEL_RUN_ESM: 'off',
+        OTEL_LOG_LEVEL: 'debug',
+      }),
       otelRun('esm-http', ['node', 'app.mjs'], 'http', { OTEL_RUN_ESM: 'maybe' }),
     ]);
     assert.equal(cjs.result.code, 0, describeResult(cjs.result));
     assert.doesNotMatch(cjs.result.stderr, /ES module hooks/);
     assert.equal(off.result.code, 0, describeResult(off.result));
-    // express itself requires http, so the http spans remain; the imported express is not patched.
-    const offSpans = await waitForSpans(off.service, [`${SERVER} GET`]);
-    assert.ok(!offSpans.some((s) => s.name.startsWith('request handler')), JSON.stringify(shape(offSpans)));
+    assert.doesNotMatch(off.result.stderr, /ES module hooks/);
+    // No loader, yet express (CommonJS) is still patched: its import reaches Module._load, where the require
+    // hook builds its instrumentor and hands it the loaded exports (register/hooks/require-hook.ts).
+    await waitForSpans(off.service, [`${SERVER} GET /users/:id`, `${INTERNAL} request handler - /users/:id`]);
     assert.equal(bad.result.code, 0, describeResult(bad.result));
     assert.equal(
       bad.result.stderr,
@@ -340,6 +345,45 @@ describe('esmNeed (which processes get the hooks)', () => {
     assert.equal(user.userHook, '@opentelemetry/instrumentation/hook.mjs');
   });
 
+  test('mayImportTargets: which require()d ES modules register the hooks', () => {
+    const write = (rel: string, text: string) => {
+      fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+      fs.writeFileSync(path.join(dir, rel), text);
+    };
+    write('node_modules/async-function/package.json', '{"name":"async-function"}');
+    write('node_modules/async-function/index.js', 'module.exports = async function () {}.constructor;\n');
+    write('node_modules/esm-pkg/package.json', '{"name":"esm-pkg","type":"module"}');
+    write('node_modules/esm-pkg/index.js', "import pg from 'pg';\nexport default pg;\n");
+    write('plain/syntax.js', "import x from 'x';\n");
+    const may = (rel: string, source: string) =>
+      mayImportTargets(source, path.join(dir, rel), ['http', 'express']);
+    // get-intrinsic's require.mjs files: only their own CommonJS index.js.
+    const shim = "import getAsyncFunction from './index.js';\nexport default getAsyncFunction;\n";
+    assert.equal(may('node_modules/async-function/require.mjs', shim), false);
+    assert.equal(may('x/leaf.mjs', 'export const x = 1;\n'), false);
+    assert.equal(
+      may('x/a.mjs', "import fs from 'node:fs';\nimport './b.cjs';\nimport d from './d.json';\n"),
+      false,
+    );
+    assert.equal(may('x/a.mjs', "import { get } from 'node:http';\n"), true, 'a target builtin');
+    assert.equal(may('x/a.mjs', "import 'http';\n"), true);
+    assert.equal(may('x/a.mjs', "import express from 'express';\n"), true, 'a target');
+    assert.equal(
+      may('x/a.mjs', "export { x } from 'some-lib';\n"),
+      true,
+      'a package may import a target in turn',
+    );
+    assert.equal(may('x/a.mjs', "const m = await import('./later.js');\n"), true, 'import() is not read');
+    assert.equal(may('x/a.mjs', "import './b.mjs';\n"), true, 'an ES module file');
+    assert.equal(
+      may('node_modules/esm-pkg/main.js', "import './index.js';\n"),
+      true,
+      '.js under "type": "module"',
+    );
+    assert.equal(may('plain/a.mjs', "import './syntax.js';\n"), true, '.js with ES module syntax, no "type"');
+    assert.equal(may('x/a.mjs', "import {\n  a,\n  b,\n} from\n  'express';\n"), true, 'across lines');
+  });
+
   test('packageOfFile', () => {
     const p = (...parts: string[]) => parts.join(path.sep);
     assert.equal(packageOfFile(p('', 'a', 'node_modules', 'express', 'index.js')), 'express');
@@ -351,11 +395,14 @@ describe('esmNeed (which processes get the hooks)', () => {
     assert.equal(packageOfFile(p('', 'a', 'src', 'app.js')), undefined);
   });
 
-  test('chooseIitm: the copy most instrumentors resolve; the others are named', () => {
-    const fake = (root: string) => {
-      fs.mkdirSync(path.join(root, 'node_modules', 'import-in-the-middle'), { recursive: true });
-      fs.writeFileSync(path.join(root, 'node_modules', 'import-in-the-middle', 'index.js'), '');
-      fs.writeFileSync(path.join(root, 'node_modules', 'import-in-the-middle', 'hook.mjs'), '');
+  test('iitmCopies: every copy an instrumentor resolves, from its real folder; loaderCopy: the newest', () => {
+    const fake = (root: string, version: string) => {
+      const d = path.join(root, 'node_modules', 'import-in-the-middle');
+      fs.mkdirSync(d, { recursive: true });
+      fs.writeFileSync(path.join(d, 'index.js'), '');
+      fs.writeFileSync(path.join(d, 'hook.mjs'), '');
+      fs.writeFileSync(path.join(d, 'package.json'), JSON.stringify({ version }));
+      return fs.realpathSync(d);
     };
     const planned = (name: string, pkgDir: string): Planned =>
       ({
@@ -373,14 +420,25 @@ describe('esmNeed (which processes get the hooks)', () => {
         },
       }) as Planned;
     const app = path.join(dir, 'choose');
-    fake(app);
+    const hoisted = fake(app, '3.1.0');
     const a = path.join(app, 'node_modules', 'inst-a');
     const b = path.join(app, 'node_modules', 'inst-b');
+    for (const d of [a, b]) fs.mkdirSync(d, { recursive: true });
+    // inst-c lives in a pnpm-like store: the app's node_modules holds a link, its dependencies are siblings.
+    const store = path.join(dir, 'store', 'node_modules');
+    fs.mkdirSync(path.join(store, 'inst-c'), { recursive: true });
+    const nested = fake(path.dirname(store), '3.6.0');
     const c = path.join(app, 'node_modules', 'inst-c');
-    for (const d of [a, b, c]) fs.mkdirSync(d, { recursive: true });
-    fake(c);
-    const chosen = chooseIitm([planned('a', a), planned('b', b), planned('c', c)]);
-    assert.equal(chosen.dir, fs.realpathSync(path.join(app, 'node_modules', 'import-in-the-middle')));
-    assert.deepEqual([...chosen.strays.keys()], ['c']);
+    fs.symlinkSync(path.join(store, 'inst-c'), c, 'dir');
+    const copies = iitmCopies([planned('a', a), planned('b', b), planned('c', c)]);
+    assert.deepEqual(
+      [...copies].sort(),
+      [
+        [hoisted, ['a', 'b']],
+        [nested, ['c']],
+      ].sort(),
+    );
+    assert.equal(loaderCopy(copies.keys(), undefined), nested, 'the newest copy, however few use it');
+    assert.equal(loaderCopy([hoisted], nested), nested);
   });
 });

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type ReceivedLog, type ReceivedMetric, type Receiver, startReceiver } from './helpers/otlp-receiver';
+import { postgresUnavailable, startPostgres } from './helpers/postgres';
 import { BIN, describeResult, FIXTURES, hermeticEnv, REGISTER, REPO_ROOT, run, start } from './helpers/run';
 
 // Exports through the SDK's own exporter, so the receiver is checked against what real exporters
@@ -442,5 +443,22 @@ describe('run', { timeout: 60000 }, () => {
     assert.equal(BIN, path.join(REPO_ROOT, 'bin', 'otel-run.js'));
     assert.equal(REGISTER, path.join(REPO_ROOT, 'register', 'index.cjs'));
     assert.equal(FIXTURES, path.join(REPO_ROOT, 'test', 'fixtures'));
+  });
+});
+
+describe('postgres helper', { timeout: 60000 }, () => {
+  const skip = postgresUnavailable();
+  test('starts a throwaway server on 127.0.0.1 that a real client can query', { skip }, async () => {
+    const pg = await startPostgres();
+    try {
+      const { Client } = require('pg') as typeof import('pg');
+      const client = new Client({ connectionString: pg.url });
+      await client.connect();
+      const result = await client.query('select 41 + 1 as answer');
+      await client.end();
+      assert.equal(result.rows[0].answer, 42);
+    } finally {
+      pg.stop();
+    }
   });
 });

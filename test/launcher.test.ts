@@ -492,9 +492,9 @@ describe('bad values: one warning naming the variable and the fallback, the app 
 });
 
 describe('the app on another @opentelemetry/api copy', () => {
-  // otel-run's SDK line needs api < 1.10; an app may already be on 1.10. The API's global registry only serves
-  // readers whose minor version is at most the registering copy's, so otel-run registers through the newest
-  // copy in the process: without that, an app on 1.10 would get no-op tracers and no spans.
+  // npm gives otel-run its own 1.9 (its SDK line's peer range is < 1.10); an app may be on 1.10. The API's
+  // global registry only serves readers whose minor version is at most the registering copy's, so otel-run
+  // registers through the newest copy in the process: without that, an app on 1.10 would get no-op tracers.
   for (const [label, source] of [
     ['1.10 (newer than otel-run’s)', path.join(REPO_ROOT, 'node_modules', 'otel-api-1-10')],
     ['1.9 (the same line as otel-run’s)', path.join(REPO_ROOT, 'node_modules', '@opentelemetry', 'api')],
@@ -522,6 +522,83 @@ describe('the app on another @opentelemetry/api copy', () => {
       );
     });
   }
+});
+
+describe('@opentelemetry/api copies of instrumentors and of another major', () => {
+  // Each copy reads the global registry only when a copy of the same or a newer minor wrote it: otel-run
+  // registers through the newest copy any enabled instrumentor resolves from its real folder (here a
+  // separate folder, as in a container image), not only what the app's entry and cwd resolve.
+  async function layout(instrumentor: string, withApi: boolean): Promise<string> {
+    const root = await copyFixture('api-copies');
+    const image = path.join(root, 'image', instrumentor);
+    if (withApi)
+      fs.cpSync(
+        path.join(REPO_ROOT, 'node_modules', 'otel-api-1-10'),
+        path.join(image, 'node_modules', '@opentelemetry', 'api'),
+        { recursive: true },
+      );
+    fs.symlinkSync(image, path.join(root, 'app', 'node_modules', instrumentor));
+    return path.join(root, 'app');
+  }
+
+  test('an instrumentor in another folder with api 1.10 (otel-run on 1.9): its spans and context work', async () => {
+    const dir = await layout('otel-instrumentor-image', true);
+    const service = serviceName();
+    const traced = await run(process.execPath, [BIN, 'node', 'app.js'], {
+      cwd: dir,
+      env: envFor({
+        OTEL_SERVICE_NAME: service,
+        OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'image',
+        NODE_PATH: undefined,
+      }),
+    });
+    assert.equal(traced.code, 0, describeResult(traced));
+    assert.equal(traced.stdout, 'hello world\n');
+    assert.equal(traced.stderr, '', describeResult(traced));
+    const spans = await waitForNames(service, ['greet', 'greet.inner']);
+    const outer = spans.find((s) => s.name === 'greet');
+    const inner = spans.find((s) => s.name === 'greet.inner');
+    assert.equal(inner?.parentSpanId, outer?.spanId);
+    assert.equal(inner?.attributes['parent.seen'], true);
+  });
+
+  test('an instrumentor whose own @opentelemetry/api cannot be resolved: one warning, the app runs', async () => {
+    const dir = await layout('otel-instrumentor-no-api', false);
+    const r = await run(process.execPath, [BIN, 'node', 'app.js'], {
+      cwd: dir,
+      env: envFor({
+        OTEL_SERVICE_NAME: serviceName(),
+        OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'no-api',
+        NODE_PATH: undefined,
+      }),
+    });
+    assert.equal(r.code, 0, describeResult(r));
+    assert.equal(r.stdout, 'hello world\n');
+    assert.match(
+      r.stderr,
+      /^otel-run: instrumentor no-api \(otel-instrumentor-no-api@1\.0\.0\) failed: @opentelemetry\/api cannot be resolved from \/\S+\/image\/otel-instrumentor-no-api \(a peer dependency nobody installed: add @opentelemetry\/api to the app's dependencies\) — skipped, the app runs without it\n$/,
+    );
+  });
+
+  test('the app on @opentelemetry/api 2.0.0 (another major): one warning, the app runs and is traced', async () => {
+    const dir = path.join(await copyFixture('api-copies'), 'other-major');
+    const service = serviceName();
+    const r = await run(process.execPath, [BIN, 'node', 'app.js'], {
+      cwd: dir,
+      env: envFor({
+        OTEL_SERVICE_NAME: service,
+        OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http',
+        NODE_PATH: undefined,
+      }),
+    });
+    assert.equal(r.code, 0, describeResult(r));
+    assert.equal(r.stdout, 'done\n');
+    assert.match(
+      r.stderr,
+      /^otel-run: the app uses @opentelemetry\/api 2\.0\.0 \(\S+other-major\/node_modules\/@opentelemetry\/api\): another major than otel-run's 1\.x, whose providers it cannot see — its spans are not recorded; install @opentelemetry\/api@\^1 for it\n$/,
+    );
+    await waitForNames(service, ['GET']);
+  });
 });
 
 describe('install layouts', () => {

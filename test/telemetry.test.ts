@@ -3,6 +3,7 @@
 // receiver. Fixtures run in place (they use the repo's pino) with explicit enable lists, so discovery never
 // turns on the repo's other devDependency instrumentations.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -137,6 +138,48 @@ describe('metrics and logs', () => {
     assert.ok(receiver.requests.some((q) => q.path === '/v1/metrics' && /json/.test(q.contentType)));
   });
 
+  test("each signal's own endpoint and headers win over the generic ones; only the generic endpoint gets /v1/<signal>", async () => {
+    // One rule for the three signals (export/target.ts). A signal's own endpoint is used as it is: were
+    // /v1/<signal> appended to it, or the generic endpoint (a closed port) used, nothing would arrive.
+    const check = async (extra: Record<string, string>, headerOf: Record<string, string>) => {
+      receiver.reset();
+      const r = await run(process.execPath, ['app.js', 'exit'], {
+        cwd: APP_DIR,
+        env: env({ NODE_OPTIONS: PRELOAD, OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,pino', ...extra }),
+      });
+      ok(r);
+      assert.doesNotMatch(r.stderr, /otel-run: /, describeResult(r));
+      await receiver.waitForSpans((s) => s.length > 0);
+      await receiver.waitForMetrics((m) => m.length > 0);
+      await receiver.waitForLogs((l) => l.length > 0);
+      for (const [signal, which] of Object.entries(headerOf)) {
+        const requests = receiver.requests.filter((q) => q.path === `/v1/${signal}`);
+        assert.ok(requests.length > 0, `${signal} requests`);
+        for (const q of requests) assert.equal(q.headers['x-which'], which, `${signal} request headers`);
+      }
+    };
+    await check(
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`,
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${receiver.url}/v1/metrics`,
+        OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: `${receiver.url}/v1/logs`,
+        OTEL_EXPORTER_OTLP_HEADERS: 'x-which=generic',
+        OTEL_EXPORTER_OTLP_LOGS_HEADERS: 'x-which=logs',
+        OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'x-which=metrics',
+      },
+      { traces: 'generic', metrics: 'metrics', logs: 'logs' },
+    );
+    // A trailing slash on the generic endpoint is not doubled.
+    await check(
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `${receiver.url}/`,
+        OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-which=traces',
+      },
+      { traces: 'traces' },
+    );
+  });
+
   test('Prometheus on port 0: the scrape returns the http server duration, and scrapes are not traced', async () => {
     receiver.reset();
     const app = start(process.execPath, ['app.js', 'serve'], {
@@ -250,6 +293,65 @@ describe('metrics and logs', () => {
     }
     const paths = receiver.requests.map((q) => q.path);
     assert.ok(!paths.includes('/v1/metrics') && !paths.includes('/v1/logs'), JSON.stringify(paths));
+  });
+});
+
+describe('OTLP over https with the certificate settings', () => {
+  const TLS = path.join(FIXTURES, 'tls');
+  const pem = (file: string) => fs.readFileSync(path.join(TLS, file));
+  let secure: Receiver;
+  before(async () => {
+    // A collector that only talks to clients holding a certificate its CA signed.
+    secure = await startReceiver({
+      tls: { key: pem('server.key'), cert: pem('server.pem'), ca: pem('ca.pem'), requestCert: true },
+    });
+  });
+  after(() => secure.close());
+
+  const tlsEnv = (extra: Record<string, string>) =>
+    env({
+      NODE_OPTIONS: PRELOAD,
+      OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,pino',
+      OTEL_EXPORTER_OTLP_ENDPOINT: secure.url,
+      OTEL_EXPORTER_OTLP_CERTIFICATE: path.join(TLS, 'ca.pem'),
+      OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: path.join(TLS, 'client.pem'),
+      OTEL_EXPORTER_OTLP_CLIENT_KEY: path.join(TLS, 'client.key'),
+      ...extra,
+    });
+
+  test('spans, metrics and log records arrive, sent as usual and by the exit path', async () => {
+    secure.reset();
+    const r = await run(process.execPath, ['app.js'], { cwd: APP_DIR, env: tlsEnv({}) });
+    ok(r);
+    assert.doesNotMatch(r.stderr, /otel-run: /, describeResult(r));
+    await secure.waitForSpans((s) => s.length > 0);
+    await secure.waitForMetrics((m) => m.length > 0);
+    await secure.waitForLogs((l) => l.length > 0);
+
+    // process.exit() before any batch is due: only the exit path's worker can deliver, with the same files.
+    secure.reset();
+    const exit = await run(process.execPath, ['app.js', 'exit'], {
+      cwd: APP_DIR,
+      env: tlsEnv({ OTEL_BSP_SCHEDULE_DELAY: '30000', OTEL_BLRP_SCHEDULE_DELAY: '30000' }),
+    });
+    ok(exit);
+    assert.doesNotMatch(exit.stderr, /otel-run: /, describeResult(exit));
+    await secure.waitForSpans((s) => s.length > 0);
+    await secure.waitForLogs((l) => l.length > 0);
+  });
+
+  test('a CA file that cannot be read: the failed export names the file, the app is unharmed', async () => {
+    const missing = path.join(TLS, 'no-such-ca.pem');
+    const r = await run(process.execPath, ['app.js'], {
+      cwd: APP_DIR,
+      env: tlsEnv({ OTEL_EXPORTER_OTLP_CERTIFICATE: missing }),
+    });
+    ok(r);
+    const warnings = r.stderr.split('\n').filter((l) => l.startsWith('otel-run: '));
+    assert.ok(
+      warnings.some((l) => l.includes('failed: ENOENT') && l.includes(missing)),
+      describeResult(r),
+    );
   });
 });
 

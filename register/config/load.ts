@@ -1,13 +1,13 @@
-// Reads one config file, synchronously: the preload's loader, and the CLI's loaders for the data formats (so
-// both report a syntax error the same way, with its line). JSON is JSON.parse; YAML (and the extensionless
-// .otel-runrc, which may be either) is js-yaml, the parser cosmiconfig itself uses; .js/.cjs/.mjs are
-// required. Loaded only once a config file was found.
+// Reads a config file: the one loader of the CLI and the preload, so both read every format the same way and
+// report a problem the same way, with its line. JSON is JSON.parse; YAML (and the extensionless .otel-runrc,
+// which may be either) is js-yaml; .js/.cjs/.mjs are required. The CLI alone may fall back to import() for an
+// ES module that require() cannot load on this Node (loadFirstAsync). The preload loads this module only once
+// config/search.ts found a file.
 
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { MODULE_NAME } from './search';
+import { describePlaces, MAX_CONFIG_BYTES, MODULE_NAME, type Search } from './search';
 
 /** A config file that cannot be used at all, or one problem in it; `line` is 1-based. */
 export class ConfigFileError extends Error {
@@ -16,10 +16,14 @@ export class ConfigFileError extends Error {
     readonly file: string,
     readonly line?: number,
     readonly hint?: string,
+    /** `esm`: require() cannot load this ES module here; `syntax`: a JavaScript syntax error. */
+    readonly reason?: 'esm' | 'syntax',
   ) {
     super(message);
   }
 }
+
+const NOT_FOUND_HINT = `check the path given by --config or OTEL_RUN_CONFIG; without --config, otel-run looks for ${describePlaces()}, from the working directory up to the folder with package.json`;
 
 export interface LoadedConfig {
   file: string;
@@ -73,9 +77,8 @@ interface YamlError extends Error {
 let yaml: { load(text: string, opts?: { filename?: string }): unknown } | undefined;
 
 export function parseYaml(file: string, text: string): unknown {
-  // js-yaml comes with cosmiconfig (a dependency of ours): resolve it through cosmiconfig, wherever the
-  // package manager put it.
-  yaml ??= createRequire(require.resolve('cosmiconfig'))('js-yaml') as NonNullable<typeof yaml>;
+  // js-yaml ships no types of its own: this is the one function used.
+  yaml ??= require('js-yaml') as NonNullable<typeof yaml>;
   try {
     return yaml.load(text, { filename: file });
   } catch (err) {
@@ -119,6 +122,7 @@ export function jsLoadError(err: unknown, file: string): ConfigFileError {
       file,
       undefined,
       'the preload reads ES module config files with require(), which needs Node 20.19+ or 22.12+ and no top-level await; use a .cjs file (module.exports = {...}) or start through the otel-run CLI',
+      'esm',
     );
   }
   const syntax = e instanceof SyntaxError;
@@ -128,12 +132,13 @@ export function jsLoadError(err: unknown, file: string): ConfigFileError {
     file,
     jsErrorLine(err, file),
     syntax ? 'fix the JavaScript syntax' : 'the file threw while loading; run it with node to see why',
+    syntax ? 'syntax' : undefined,
   );
 }
 
 /**
- * cosmiconfig would merge the files a `$import` key names; the preload reads one file without cosmiconfig, so
- * both refuse it rather than disagree.
+ * cosmiconfig-based tools merge the files a `$import` key names; otel-run reads a single file, and says so
+ * rather than leave the others out in silence.
  */
 export function refuseImports(file: string, config: unknown, text?: string, prefix: string[] = []): unknown {
   if (config && typeof config === 'object' && Object.hasOwn(config, '$import')) {
@@ -147,8 +152,40 @@ export function refuseImports(file: string, config: unknown, text?: string, pref
   return config;
 }
 
-/** Reads a config file; throws ConfigFileError when it cannot be read or parsed. */
-export function loadConfigFileSync(file: string): LoadedConfig {
+/** A config module's value: a Promise cannot be waited for by the preload, so neither side uses one. */
+function settledValue(file: string, value: unknown): unknown {
+  if (
+    value &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  ) {
+    // Nothing waits for it: keep a rejection from surfacing as the app's unhandled rejection.
+    (value as Promise<unknown>).then(undefined, () => {});
+    throw new ConfigFileError(
+      'exports a Promise',
+      file,
+      undefined,
+      'export the settings object itself: the preload reads the config synchronously in every process and cannot wait for a Promise',
+    );
+  }
+  return value;
+}
+
+/** Reads a config file (`known`: its text, when already read); throws ConfigFileError when it cannot be used. */
+export function loadConfigFileSync(file: string, known?: string): LoadedConfig {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  if (!st) throw new ConfigFileError('config file not found', file, undefined, NOT_FOUND_HINT);
+  if (st.isDirectory())
+    throw new ConfigFileError('is a folder, not a config file', file, undefined, NOT_FOUND_HINT);
+  // Every preloaded process reads the file at start: one far beyond any real config (a 50 MB one ran the
+  // preload out of memory) is refused before it is read.
+  if (st.size > MAX_CONFIG_BYTES)
+    throw new ConfigFileError(
+      `is ${st.size} bytes, more than otel-run reads (${MAX_CONFIG_BYTES} bytes)`,
+      file,
+      undefined,
+      'every traced process reads the config file at start: keep it under 1 MiB, with fewer and wider patterns',
+    );
   const kind = kindOf(file);
   if (kind === 'js') {
     let mod: unknown;
@@ -157,18 +194,18 @@ export function loadConfigFileSync(file: string): LoadedConfig {
     } catch (err) {
       throw jsLoadError(err, file);
     }
-    return { file, config: refuseImports(file, moduleValue(mod)), prefix: [] };
+    return { file, config: refuseImports(file, settledValue(file, moduleValue(mod))), prefix: [] };
   }
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = known ?? fs.readFileSync(file, 'utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new ConfigFileError(
       e.code === 'ENOENT' ? 'config file not found' : `cannot be read: ${e.code ?? e.message}`,
       file,
       undefined,
-      `check the path given by --config or OTEL_RUN_CONFIG`,
+      NOT_FOUND_HINT,
     );
   }
   if (text.trim() === '') return { file, config: undefined, text, prefix: [] };
@@ -180,6 +217,66 @@ export function loadConfigFileSync(file: string): LoadedConfig {
   }
   const config = kind === 'json' ? parseJson(file, text) : parseYaml(file, text);
   return { file, config: refuseImports(file, config, text) ?? undefined, text, prefix: [] };
+}
+
+/**
+ * The first file of a search that holds settings (a file given by name counts even when empty), in the
+ * search's order. Throws ConfigFileError for a file that cannot be used.
+ */
+export function loadFirst(search: Search): LoadedConfig | undefined {
+  for (const file of search.files) {
+    const loaded = loadConfigFileSync(file, search.texts.get(file));
+    if (loaded.config !== undefined || search.named) return loaded;
+  }
+  return undefined;
+}
+
+/** loadFirst for the CLI, which can also load an ES module that require() cannot load on this Node. */
+export async function loadFirstAsync(search: Search): Promise<LoadedConfig | undefined> {
+  for (const file of search.files) {
+    const loaded = await loadConfigFile(file, search.texts.get(file));
+    if (loaded.config !== undefined || search.named) return loaded;
+  }
+  return undefined;
+}
+
+// tsc (module: commonjs) would turn a literal import() into require(); this keeps the real dynamic import.
+const importModule = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<unknown>;
+
+async function loadConfigFile(file: string, known?: string): Promise<LoadedConfig> {
+  try {
+    return loadConfigFileSync(file, known);
+  } catch (err) {
+    if (!(err instanceof ConfigFileError) || err.line !== undefined) throw err;
+    if (err.reason === 'syntax') throw withSyntaxLine(err);
+    if (err.reason !== 'esm') throw err;
+  }
+  try {
+    return {
+      file,
+      config: refuseImports(
+        file,
+        settledValue(file, moduleValue(await importModule(pathToFileURL(file).href))),
+      ),
+      prefix: [],
+    };
+  } catch (err) {
+    if (err instanceof ConfigFileError) throw err;
+    const e = jsLoadError(err, file);
+    throw e.reason === 'syntax' && e.line === undefined ? withSyntaxLine(e) : e;
+  }
+}
+
+/** V8 reports an ES module's syntax error without its line; `node --check` prints it (on the error path only). */
+function withSyntaxLine(err: ConfigFileError): ConfigFileError {
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+  const r = spawnSync(process.execPath, ['--check', err.file], {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '' },
+    timeout: 10_000,
+  });
+  const m = new RegExp(`^${escapeRegExp(err.file)}:(\\d+)`, 'm').exec(r.stderr ?? '');
+  return new ConfigFileError(err.message, err.file, m ? Number(m[1]) : undefined, err.hint, err.reason);
 }
 
 function escapeRegExp(s: string): string {

@@ -1,12 +1,11 @@
-// One validation for the CLI and the preload: the config file's content is checked against the JSON Schema
-// (ajv, precompiled into schema/validate.cjs by scripts/gen-schema.js), every problem is described from the
-// settings table, and what is valid becomes the same environment variables a flag would set.
-import * as path from 'node:path';
-import { OWN_ROOT } from '../contract';
-import { DECLARATIVE_OPTIONS, hasFunctions } from '../settings/instrumentation-options';
-import { parseKeyValueList, readSettings, type SettingSpec, SPECS } from '../settings/table';
-import * as log from '../util/stderr';
-import { buildSchema, describeExpected, fileKey, fileSpecs, INSTRUMENTATIONS_KEY } from './schema';
+// One validation of a config file, for the CLI and the preload, driven by the settings table: each value must
+// have the JSON type of its row's kind, and then means what the same text means in the row's variable (the
+// row's own parser reads it, so a file and a variable can never disagree). Every problem is described from the
+// table, with the closest known key for an unknown one; what is valid becomes the variables a flag would set.
+import { DECLARATIVE_OPTIONS, hasFunctions, toPatterns } from '../settings/instrumentation-options';
+import { MAX_VALUE_LENGTH, type SettingSpec, SPECS } from '../settings/table';
+import { redactUrls } from '../util/redact';
+import { acceptsNumber, describeExpected, fileKey, fileSpecs, INSTRUMENTATIONS_KEY } from './file-keys';
 
 /** One problem in a config file; what it concerns is left out of the result. */
 export interface ConfigProblem {
@@ -29,30 +28,6 @@ export interface CheckedConfig {
   problems: ConfigProblem[];
 }
 
-interface AjvError {
-  instancePath: string;
-  keyword: string;
-  params: Record<string, unknown>;
-  message?: string;
-}
-
-type Validate = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
-
-let validator: Validate | undefined;
-
-/** The precompiled validator; if it is missing (a build without scripts/gen-schema.js), ajv compiles one. */
-export function loadValidator(): Validate {
-  if (validator) return validator;
-  try {
-    validator = require(path.join(OWN_ROOT, 'schema', 'validate.cjs')) as Validate;
-  } catch (err) {
-    log.debug(`schema/validate.cjs not loaded (${log.reason(err)}): compiling the schema with ajv`);
-    const Ajv = require('ajv') as typeof import('ajv').default;
-    validator = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(buildSchema()) as Validate;
-  }
-  return validator;
-}
-
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return !!v && typeof v === 'object' && !Array.isArray(v);
 }
@@ -66,7 +41,7 @@ function show(value: unknown, secret = false): string {
     return s.length > 60 ? 'an array' : s;
   }
   if (typeof value === 'object') return 'an object';
-  const s = JSON.stringify(value) ?? String(value);
+  const s = redactUrls(JSON.stringify(value) ?? String(value));
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
@@ -104,19 +79,107 @@ export function suggestKey(unknown: string, specs: readonly SettingSpec[] = SPEC
   return best !== undefined && bestDistance <= Math.max(2, Math.floor(best.length / 4)) ? best : undefined;
 }
 
-function unescapePointer(segment: string): string {
-  return segment.replace(/~1/g, '/').replace(/~0/g, '~');
+function isScalar(v: unknown): v is string | number | boolean {
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
 }
 
-/** Turns a valid value into the variable's text, as readSettings parses it. */
-function toEnvValue(spec: SettingSpec, value: unknown): string {
-  if (Array.isArray(value)) return value.map(String).join(',');
-  if (spec.kind === 'kv' && isPlainObject(value)) {
-    return Object.entries(value)
-      .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
-      .join(',');
+/**
+ * A file value as its variable's text, when its JSON type fits the row's kind (numbers as numbers, lists as
+ * arrays or one string, key/value pairs as an object or one string); undefined when it does not.
+ */
+function toEnvText(spec: SettingSpec, value: unknown): string | undefined {
+  switch (spec.kind) {
+    case 'string':
+      return typeof value === 'string' || (acceptsNumber(spec) && typeof value === 'number')
+        ? String(value)
+        : undefined;
+    case 'int':
+    case 'float':
+      return typeof value === 'number' ? String(value) : undefined;
+    case 'boolean':
+      return typeof value === 'boolean' ? String(value) : undefined;
+    case 'enum':
+      return typeof value === 'string' ? value : undefined;
+    case 'enumList':
+    case 'list':
+      if (typeof value === 'string') return value;
+      // An array item with a comma would read as two.
+      return Array.isArray(value) && value.every((v) => typeof v === 'string' && !v.includes(','))
+        ? value.join(',')
+        : undefined;
+    case 'kv':
+      if (typeof value === 'string') return value;
+      if (!isPlainObject(value)) return undefined;
+      // The variable's format has no escape for these in a key.
+      if (!Object.entries(value).every(([k, v]) => k !== '' && !/[,=]/.test(k) && isScalar(v)))
+        return undefined;
+      return Object.entries(value)
+        .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
+        .join(',');
   }
-  return String(value);
+}
+
+/** The text a valid file value stands for, or what is wrong with it. */
+function checkValue(spec: SettingSpec, value: unknown): { text: string } | { problem: string } {
+  const key = fileKey(spec);
+  const wrong = { problem: `${key} must be ${describeExpected(spec)}, not ${show(value, spec.secret)}` };
+  const text = toEnvText(spec, value);
+  if (text === undefined) return wrong;
+  if (text.length > MAX_VALUE_LENGTH)
+    return { problem: `${key} is ${text.length} characters long: too long` };
+  let complaint = false;
+  spec.parse(text, () => {
+    complaint = true;
+  });
+  return complaint ? wrong : { text };
+}
+
+function checkInstrumentations(
+  value: unknown,
+  out: CheckedConfig,
+  report: (p: ConfigProblem) => void,
+  locate: (keys: string[]) => number | undefined,
+): void {
+  const key = INSTRUMENTATIONS_KEY;
+  if (!isPlainObject(value)) {
+    report({
+      message: `${key} must be an object of { <instrumentor name>: { options } }, not ${show(value)}`,
+      hint: 'e.g. instrumentations: { http: { ignoreIncomingPaths: ["/health"] } }',
+      line: locate([key]),
+      instead: 'instrumentors use their default options',
+    });
+    return;
+  }
+  for (const [name, options] of Object.entries(value)) {
+    if (!isPlainObject(options)) {
+      report({
+        message: `${key}.${name} must be an object of options, not ${show(options)}`,
+        hint: `e.g. ${name}: { enabled: true }; names as in \`otel-run list\``,
+        line: locate([key, name]),
+        instead: `${name} uses its default options`,
+      });
+      continue;
+    }
+    const kept: Record<string, unknown> = {};
+    for (const [option, given] of Object.entries(options)) {
+      const declared = DECLARATIVE_OPTIONS[name]?.[option];
+      const bad = declared
+        ? toPatterns(given) === undefined
+        : option === 'enabled' && typeof given !== 'boolean';
+      if (!bad) {
+        kept[option] = given;
+        continue;
+      }
+      report({
+        message: `${key}.${name}.${option} must be ${declared ? 'a list of patterns (an array of strings, or one comma-separated string)' : 'true or false'}, not ${show(given)}`,
+        hint: declared ? `e.g. ${option}: ["/health", "/ready*"]` : `e.g. ${option}: false`,
+        line: locate([key, name, option]),
+        instead: 'that option is ignored',
+      });
+    }
+    out.instrumentations[name] = kept;
+  }
+  out.hasFunctions = hasFunctions(out.instrumentations);
 }
 
 /**
@@ -139,148 +202,43 @@ export function checkConfig(
     return out;
   }
   const specsByKey = new Map(fileSpecs().map((s) => [fileKey(s), s]));
-  const validate = loadValidator();
-  const badKeys = new Set<string>();
-  const badInstrumentations = new Set<string>();
-  const badOptions = new Set<string>();
   const report = (problem: ConfigProblem) => {
     if (!out.problems.some((p) => p.message === problem.message)) out.problems.push(problem);
   };
-
-  if (!validate(raw)) {
-    for (const e of validate.errors ?? []) {
-      const at = e.instancePath.split('/').slice(1).map(unescapePointer);
-      const [key, name, option] = at;
-      if (key === undefined) {
-        if (e.keyword !== 'additionalProperties') continue;
-        const unknown = String(e.params.additionalProperty);
-        badKeys.add(unknown);
-        const suggestion = suggestKey(unknown);
-        report({
-          message: `unknown key ${JSON.stringify(unknown)}`,
-          hint: suggestion
-            ? `did you mean ${JSON.stringify(suggestion)}?`
-            : 'the keys are the flag names in camelCase (otel-run --help), plus "instrumentations"',
-          line: locate([unknown]),
-          instead: 'the key is ignored',
-        });
-        continue;
-      }
-      if (key === INSTRUMENTATIONS_KEY) {
-        if (name === undefined) {
-          badKeys.add(key);
-          report({
-            message: `${key} must be an object of { <instrumentor name>: { options } }, not ${show(raw[key])}`,
-            hint: 'e.g. instrumentations: { http: { ignoreIncomingPaths: ["/health"] } }',
-            line: locate([key]),
-            instead: 'instrumentors use their default options',
-          });
-        } else if (option === undefined) {
-          badInstrumentations.add(name);
-          const value = (raw[key] as Record<string, unknown>)[name];
-          report({
-            message: `${key}.${name} must be an object of options, not ${show(value)}`,
-            hint: `e.g. ${name}: { enabled: true }; names as in \`otel-run list\``,
-            line: locate([key, name]),
-            instead: `${name} uses its default options`,
-          });
-        } else {
-          badOptions.add(`${name}\0${option}`);
-          const value = ((raw[key] as Record<string, unknown>)[name] as Record<string, unknown>)[option];
-          const declared = DECLARATIVE_OPTIONS[name]?.[option];
-          report({
-            message: `${key}.${name}.${option} must be ${declared ? 'a list of patterns (an array of strings, or one comma-separated string)' : 'true or false'}, not ${show(value)}`,
-            hint: declared ? `e.g. ${option}: ["/health", "/ready*"]` : `e.g. ${option}: false`,
-            line: locate([key, name, option]),
-            instead: 'that option is ignored',
-          });
-        }
-        continue;
-      }
-      const spec = specsByKey.get(key);
-      if (!spec || badKeys.has(key)) continue;
-      badKeys.add(key);
-      report({
-        message: `${key} must be ${describeExpected(spec)}, not ${show(raw[key], spec.secret)}`,
-        hint: spec.values
-          ? `allowed values: ${spec.values.join(', ')}`
-          : `see ${spec.env} in otel-run --help`,
-        line: locate([key]),
-        instead: `the key is ignored (${spec.env} or the default applies)`,
-      });
-    }
-  }
-
   for (const [key, value] of Object.entries(raw)) {
-    if (badKeys.has(key) || value === undefined || value === null) continue;
-    const spec = specsByKey.get(key);
-    if (spec) out.env[spec.env] = toEnvValue(spec, value);
-  }
-  // The schema mirrors the table, so this finds nothing unless the two disagree; then the table decides.
-  readSettings(out.env, (p) => {
-    const spec = SPECS.find((s) => s.env === p.source);
-    if (!spec) return;
-    delete out.env[p.source];
-    report({
-      message: `${fileKey(spec)}: ${p.message.replace(/ — .*$/, '')}`,
-      hint: `see ${spec.env} in otel-run --help`,
-      line: locate([fileKey(spec)]),
-      instead: 'the key is ignored',
-    });
-  });
-
-  const instrumentations = raw[INSTRUMENTATIONS_KEY];
-  if (!badKeys.has(INSTRUMENTATIONS_KEY) && isPlainObject(instrumentations)) {
-    for (const [name, options] of Object.entries(instrumentations)) {
-      if (badInstrumentations.has(name) || !isPlainObject(options)) continue;
-      const kept: Record<string, unknown> = {};
-      for (const [option, value] of Object.entries(options)) {
-        if (!badOptions.has(`${name}\0${option}`)) kept[option] = value;
-      }
-      out.instrumentations[name] = kept;
+    if (value === undefined) continue;
+    if (key === INSTRUMENTATIONS_KEY) {
+      checkInstrumentations(value, out, report, locate);
+      continue;
     }
-    out.hasFunctions = hasFunctions(out.instrumentations);
+    // For editors: "$schema": "./node_modules/otel-run/schema/otel-run.schema.json".
+    if (key === '$schema' && typeof value === 'string') continue;
+    const spec = specsByKey.get(key);
+    if (!spec) {
+      const suggestion = suggestKey(key);
+      report({
+        message: `unknown key ${JSON.stringify(key)}`,
+        hint: suggestion
+          ? `did you mean ${JSON.stringify(suggestion)}?`
+          : 'the keys are the flag names in camelCase (otel-run --help), plus "instrumentations"',
+        line: locate([key]),
+        instead: 'the key is ignored',
+      });
+      continue;
+    }
+    const checked = checkValue(spec, value);
+    if ('text' in checked) {
+      out.env[spec.env] = checked.text;
+      continue;
+    }
+    report({
+      message: checked.problem,
+      hint: spec.values ? `allowed values: ${spec.values.join(', ')}` : `see ${spec.env} in otel-run --help`,
+      line: locate([key]),
+      instead: `the key is ignored (${spec.env} or the default applies)`,
+    });
   }
   // In file order, as an editor shows them.
   out.problems.sort((a, b) => (a.line ?? Number.MAX_VALUE) - (b.line ?? Number.MAX_VALUE));
-  return out;
-}
-
-/**
- * The variables of the settings table from several sources, lowest precedence first: each variable comes
- * from the highest source that has it, except the resource attributes, which merge per key (DECISIONS).
- */
-export function layerEnv(
-  layers: ReadonlyArray<Readonly<Record<string, string | undefined>>>,
-): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const spec of SPECS) {
-    const values = layers.map((l) => l[spec.env]).filter((v): v is string => v !== undefined);
-    if (values.length === 0) continue;
-    if (spec.key === 'resourceAttributes' && values.length > 1) {
-      const merged: Record<string, string> = {};
-      for (const v of values)
-        Object.assign(
-          merged,
-          parseKeyValueList(v, () => {}),
-        );
-      out[spec.env] = Object.entries(merged)
-        .map(([k, v]) => `${k}=${encodeURIComponent(v)}`)
-        .join(',');
-    } else {
-      out[spec.env] = values[values.length - 1]!;
-    }
-  }
-  return out;
-}
-
-/** Per-instrumentor options from several sources, lowest first: merged per instrumentor, key by key. */
-export function layerInstrumentations(layers: ReadonlyArray<Instrumentations | undefined>): Instrumentations {
-  const out: Instrumentations = {};
-  for (const layer of layers) {
-    for (const [name, options] of Object.entries(layer ?? {})) {
-      if (isPlainObject(options)) out[name] = { ...out[name], ...options };
-    }
-  }
   return out;
 }

@@ -4,15 +4,19 @@
 // packages by renaming entries in these folders, which updates them. A warm start is then a few stat calls.
 // The one case that changes a package without touching its folder's entries is a linked package (a
 // workspace, `npm link`, `file:`): a symlink to a folder outside any node_modules, edited in place. Those
-// are re-validated by their package.json's modification time.
+// are re-validated by their package.json's modification time. And a package manager (or a tarball extracted
+// over a folder) may rewrite a package's files in place, which changes no folder's entries: so the
+// package.json of every package that decides the answer (each instrumentor, each target found) is stamped
+// (inode, size, modification and change times) and re-read when its stamp differs. Tens of stats, not one
+// per package.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as log from '../util/stderr';
 import { CATALOG, type CatalogEntry } from './catalog';
-import { fromCatalog, isBuiltinTarget, type Manifest, readField } from './manifest';
+import { fromCatalog, isBuiltinTarget, type Manifest, rangesGate, readField } from './manifest';
 
-const CACHE_FORMAT = 3;
+const CACHE_FORMAT = 4;
 
 interface PackageInfo {
   version: string;
@@ -27,6 +31,8 @@ interface FolderScan {
   linked: Record<string, number>;
   packages: Record<string, PackageInfo>;
   problems: string[];
+  /** package.json stamp of each package that decided the last answer (instrumentors and targets found). */
+  stamps?: Record<string, string>;
 }
 
 interface CacheFile {
@@ -220,8 +226,20 @@ function scanFolder(folder: string, mtimeMs: number): FolderScan {
   return scan;
 }
 
+/** A folder's entry as this version writes it: anything else is a miss, scanned again. */
+function wellFormed(scan: unknown): scan is FolderScan {
+  if (!isRecord(scan) || typeof scan.mtimeMs !== 'number') return false;
+  if (!isRecord(scan.scopes) || !isRecord(scan.packages) || !Array.isArray(scan.problems)) return false;
+  if (scan.linked !== undefined && !isRecord(scan.linked)) return false;
+  if (scan.stamps !== undefined && !isRecord(scan.stamps)) return false;
+  if (!scan.problems.every((p) => typeof p === 'string')) return false;
+  for (const info of Object.values(scan.packages))
+    if (!isRecord(info) || typeof info.version !== 'string') return false;
+  return true;
+}
+
 function isFresh(scan: FolderScan | undefined, folder: string, mtimeMs: number): scan is FolderScan {
-  if (!scan || scan.mtimeMs !== mtimeMs) return false;
+  if (!wellFormed(scan) || scan.mtimeMs !== mtimeMs) return false;
   for (const [scope, m] of Object.entries(scan.scopes)) {
     if (mtimeOf(path.join(folder, scope)) !== m) return false;
   }
@@ -229,6 +247,34 @@ function isFresh(scan: FolderScan | undefined, folder: string, mtimeMs: number):
     if (mtimeOf(path.join(folder, name, 'package.json')) !== m) return false;
   }
   return true;
+}
+
+/**
+ * What changes when a file's content does, whatever wrote it: the change time cannot be set back (utimes and
+ * tar's preserved modification times update it), the inode changes when a file is replaced by a rename.
+ */
+function stampOf(file: string): string {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  return st ? `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : '-';
+}
+
+/** Re-reads the stamped packages whose package.json changed in place; true when one did. */
+function refreshStamped(folder: string, scan: FolderScan): number {
+  let reread = 0;
+  for (const [name, stamp] of Object.entries(scan.stamps ?? {})) {
+    const dir = path.join(folder, name);
+    const now = stampOf(path.join(dir, 'package.json'));
+    if (now === stamp) continue;
+    delete scan.packages[name];
+    let isLink = false;
+    try {
+      isLink = fs.lstatSync(dir).isSymbolicLink();
+    } catch {}
+    readPackage(dir, name, scan, isLink);
+    (scan.stamps as Record<string, string>)[name] = now;
+    reread++;
+  }
+  return reread;
 }
 
 function hashOf(text: string): string {
@@ -241,49 +287,108 @@ function hashOf(text: string): string {
   return (h >>> 0).toString(16);
 }
 
-/** In the app's nearest node_modules (never a NODE_PATH folder, which may be shared), else the temp folder. */
+/**
+ * In the app's nearest node_modules (never a NODE_PATH folder, which may be shared), else a folder of our own
+ * in the temp folder, when it is safe (privateTempDir); else nowhere.
+ */
 function cachePath(options: DiscoverOptions, nearest: string | undefined, all: string[]): string | undefined {
   if (options.cacheDir === false) return undefined;
   const key = hashOf(all.join('\n'));
-  const dir =
-    options.cacheDir ??
-    (nearest
-      ? path.join(nearest, '.cache', 'otel-run')
-      : // process.getuid, not os.userInfo(): that throws for a uid with no passwd entry (OpenShift's random uids).
-        path.join(os.tmpdir(), `otel-run-${process.getuid?.() ?? 'user'}`));
+  let dir = options.cacheDir ?? (nearest ? path.join(nearest, '.cache', 'otel-run') : undefined);
+  if (dir === undefined) {
+    dir = privateTempDir();
+    if (dir === undefined) return undefined;
+  } else {
+    ensureDir(dir);
+  }
   return path.join(dir, `discovery-${key}.json`);
+}
+
+/**
+ * `otel-run-<uid>` in the shared temp folder: a name anyone can predict, so another local user may have made
+ * it first (with links in it that a write would follow). Used only when it is a real folder (not a link),
+ * owned by us, that nobody else can enter: created 0700, then checked (one of ours nobody else could write to
+ * is narrowed to 0700); otherwise there is no cache (every start scans, which still works).
+ */
+function privateTempDir(): string | undefined {
+  // process.getuid, not os.userInfo(): that throws for a uid with no passwd entry (OpenShift's random uids).
+  const uid = process.getuid?.();
+  const dir = path.join(os.tmpdir(), `otel-run-${uid ?? 'user'}`);
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      log.debug(`discovery cache off: cannot create ${dir}: ${log.reason(err)}`);
+      return undefined;
+    }
+  }
+  try {
+    const st = fs.lstatSync(dir);
+    if (uid === undefined || (st.isDirectory() && st.uid === uid && (st.mode & 0o777) === 0o700)) return dir;
+    // Made by an earlier otel-run with the umask's mode (0755): ours, and nobody else could write in it.
+    if (st.isDirectory() && st.uid === uid && (st.mode & 0o022) === 0) {
+      fs.chmodSync(dir, 0o700);
+      return dir;
+    }
+    log.debug(
+      `discovery cache off: ${dir} is not a private folder of this user (${st.isSymbolicLink() ? 'a link' : `uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}`})`,
+    );
+  } catch (err) {
+    log.debug(`discovery cache off: ${dir}: ${log.reason(err)}`);
+  }
+  return undefined;
+}
+
+function ensureDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch {
+    // Read-only image: every start is a cold start, which still works.
+  }
+}
+
+const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW = 0 } = fs.constants;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return !!v && typeof v === 'object' && !Array.isArray(v);
 }
 
 function readCache(file: string | undefined): CacheFile | undefined {
   if (!file) return undefined;
+  let fd: number | undefined;
   try {
-    const cache = JSON.parse(fs.readFileSync(file, 'utf8')) as CacheFile;
-    return cache.format === CACHE_FORMAT ? cache : undefined;
+    // Never through a link: the cache is ours, a link in its place is not.
+    fd = fs.openSync(file, O_RDONLY | O_NOFOLLOW);
+    const cache = JSON.parse(fs.readFileSync(fd, 'utf8')) as unknown;
+    // Any other shape (an older otel-run, a truncated or edited file) is a miss, rewritten by this start.
+    if (!isRecord(cache) || cache.format !== CACHE_FORMAT || !isRecord(cache.folders)) return undefined;
+    if (cache.ranges !== undefined && !isRecord(cache.ranges)) return undefined;
+    return cache as unknown as CacheFile;
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 
 function writeCache(file: string, cache: CacheFile): void {
-  const tmp = `${file}.${process.pid}.tmp`;
+  // A fresh name that nothing can be waiting at: created exclusively, never through a link, then renamed
+  // over the cache (rename replaces a link rather than following it). Two processes starting at once each
+  // write a whole file, and the last one wins.
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  let fd: number | undefined;
   try {
-    fs.writeFileSync(tmp, JSON.stringify(cache));
-    // Atomic: two processes starting at once each write a whole file, and the last one wins.
+    fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    fs.writeFileSync(fd, JSON.stringify(cache));
+    fs.closeSync(fd);
+    fd = undefined;
     fs.renameSync(tmp, file);
   } catch (err) {
     log.debug(`discovery cache not written to ${file}: ${log.reason(err)}`);
+    if (fd !== undefined) fs.closeSync(fd);
     try {
       fs.unlinkSync(tmp);
     } catch {}
-  }
-}
-
-function ensureCacheDir(file: string | undefined): void {
-  if (!file) return;
-  try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-  } catch {
-    // Read-only image: every start is a cold start, which still works.
   }
 }
 
@@ -335,7 +440,6 @@ export function discover(options: DiscoverOptions = {}): Discovery {
     : [];
 
   const file = cachePath(options, onPath[0], [...appFolders, ...own]);
-  ensureCacheDir(file);
   const cache = readCache(file) ?? { format: CACHE_FORMAT, folders: {} };
   let dirty = false;
   const stats = { folders: 0, fromCache: 0, packagesRead: 0 };
@@ -349,6 +453,11 @@ export function discover(options: DiscoverOptions = {}): Discovery {
     let scan = cache.folders[folder];
     if (isFresh(scan, folder, mtimeMs)) {
       stats.fromCache++;
+      const reread = refreshStamped(folder, scan);
+      if (reread) {
+        stats.packagesRead += reread;
+        dirty = true;
+      }
     } else {
       scan = scanFolder(folder, mtimeMs);
       stats.packagesRead += Object.keys(scan.packages).length;
@@ -427,7 +536,7 @@ export function discover(options: DiscoverOptions = {}): Discovery {
     if (range.trim() === '*' || range.trim() === '') return true;
     const key = `${range}\u0000${version}`;
     let ok = ranges[key];
-    if (ok === undefined) {
+    if (ok === undefined || (ok !== null && typeof ok !== 'boolean')) {
       ok = checkRange(version, range);
       ranges[key] = ok;
       dirty = true;
@@ -436,14 +545,42 @@ export function discover(options: DiscoverOptions = {}): Discovery {
     return ok;
   };
   for (const c of candidates) {
+    const gate = rangesGate(c.manifest, c.version);
     for (const [module, range] of Object.entries(c.manifest.targets)) {
       const installed = isBuiltinTarget(module) ? process.versions.node : installedVersion(module);
-      if (installed === null && c.manifest.source !== 'field') continue;
+      if (!gate || (installed === null && c.manifest.source !== 'field')) continue;
       try {
         satisfies(installed ?? '0.0.0', range);
       } catch {
         // Remembered as invalid; plan() reports it.
       }
+    }
+  }
+
+  // Stamp what decided this answer: each instrumentor's package.json and each target's that was found.
+  const decided = new Map<string, Set<string>>();
+  const mark = (folder: string, name: string) => {
+    let names = decided.get(folder);
+    if (!names) {
+      names = new Set();
+      decided.set(folder, names);
+    }
+    names.add(name);
+  };
+  for (const c of candidates) mark(c.nodeModules, c.package);
+  for (const target of versions.keys()) {
+    const folder = appFolders.find((f) => scanOf(f)?.packages[target]);
+    if (folder) mark(folder, target);
+  }
+  for (const [folder, scan] of scans) {
+    const names = decided.get(folder) ?? new Set<string>();
+    const old = scan.stamps ?? {};
+    const stamps: Record<string, string> = {};
+    for (const name of [...names].sort())
+      stamps[name] = old[name] ?? stampOf(path.join(folder, name, 'package.json'));
+    if (JSON.stringify(stamps) !== JSON.stringify(old)) {
+      scan.stamps = stamps;
+      dirty = true;
     }
   }
 

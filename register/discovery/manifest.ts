@@ -17,6 +17,11 @@ export interface Manifest {
   defaultOff?: boolean;
   signal?: 'metrics';
   source: 'field' | 'catalog';
+  /**
+   * Catalog rows: the instrumentation version the ranges were generated from. Another version of that package
+   * may support other versions of its targets: its ranges are then left to its own require hook.
+   */
+  rangesOf?: string;
   /** Set when the manifest cannot be used; the rest is then best effort. */
   invalid?: string;
 }
@@ -162,5 +167,16 @@ export function fromCatalog(entry: CatalogEntry): Manifest {
     defaultOff: entry.defaultOff,
     signal: entry.signal,
     source: 'catalog',
+    rangesOf: entry.version,
   };
+}
+
+/**
+ * Whether the ranges decide: always for a package's own field (it states its ranges for the version installed);
+ * for a catalog row only when the installed instrumentation is the version the row was generated from. A newer
+ * release may support a newer library (express 6): refusing it on an older copy of its range would overrule the
+ * package, so it is loaded and its own require hook, which knows its ranges, decides.
+ */
+export function rangesGate(manifest: Manifest, installedVersion: string): boolean {
+  return manifest.source === 'field' || manifest.rangesOf === installedVersion;
 }

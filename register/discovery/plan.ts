@@ -4,7 +4,8 @@
 
 import type { Settings } from '../settings/table';
 import type { Candidate, Discovery } from './discover';
-import { isBuiltinTarget } from './manifest';
+import { catalogByName, pinOf } from './lines';
+import { fromCatalog, isBuiltinTarget, type Manifest, rangesGate } from './manifest';
 import type { InstrumentorStatus } from './protocol';
 
 export type Status = InstrumentorStatus;
@@ -13,7 +14,7 @@ export interface TargetState {
   module: string;
   range: string;
   installed: string | null;
-  /** Installed and inside the range. */
+  /** Installed and inside the range (installed at all, when the range is not gated on). */
   ok: boolean;
 }
 
@@ -29,8 +30,13 @@ export interface Planned {
 function targetStates(c: Candidate, discovery: Discovery): { states: TargetState[]; problem?: string } {
   const states: TargetState[] = [];
   let problem: string | undefined;
+  const gate = rangesGate(c.manifest, c.version);
   for (const [module, range] of Object.entries(c.manifest.targets)) {
     const installed = isBuiltinTarget(module) ? process.versions.node : discovery.installedVersion(module);
+    if (!gate) {
+      states.push({ module, range, installed, ok: installed !== null });
+      continue;
+    }
     let ok = false;
     try {
       // A third party's range is checked even when its target is absent, so `list` shows a typo; the
@@ -51,6 +57,54 @@ export interface PlanOptions {
   env?: NodeJS.ProcessEnv;
   /** Signals whose SDK is on; instrumentors of another signal only are skipped. */
   metricsEnabled?: boolean;
+  /** Names the configuration gives options to (`instrumentations` of the config file). */
+  configured?: readonly string[];
+}
+
+/**
+ * Names the user asked for that no installed package provides: `not-installed`, with the command that installs
+ * the contrib package of that name (the line that runs on this Node), so a typo or a missing install is said
+ * rather than silently doing nothing.
+ */
+function notInstalled(discovery: Discovery, options: PlanOptions): Planned[] {
+  const present = new Set(discovery.candidates.map((c) => c.manifest.name));
+  const asked = new Map<string, string>();
+  // `none` is how users write an allowlist that enables nothing: not a name to look for.
+  for (const name of options.settings.enabledInstrumentations ?? [])
+    if (!asked.has(name) && name !== 'none') asked.set(name, 'named in the enabled list');
+  for (const name of options.configured ?? [])
+    if (!asked.has(name)) asked.set(name, 'given options in the configuration');
+  const out: Planned[] = [];
+  for (const [name, why] of asked) {
+    if (present.has(name) || options.settings.disabledInstrumentations.includes(name)) continue;
+    const entry = catalogByName(name);
+    const manifest: Manifest = entry
+      ? fromCatalog(entry)
+      : { name, targets: {}, source: 'field', invalid: undefined };
+    const candidate: Candidate = {
+      manifest,
+      package: entry?.package ?? '',
+      version: '',
+      dir: '',
+      nodeModules: '',
+      fromApp: false,
+    };
+    out.push({
+      name,
+      candidate,
+      targets: Object.entries(manifest.targets).map(([module, range]) => ({
+        module,
+        range,
+        installed: isBuiltinTarget(module) ? process.versions.node : discovery.installedVersion(module),
+        ok: false,
+      })),
+      status: 'not-installed',
+      reason: entry
+        ? `${why}, but ${entry.package} is not installed (install it: npm install ${entry.package}@${pinOf(entry)})`
+        : `${why}, but no installed package provides an instrumentor of that name, and no contrib instrumentation has it`,
+    });
+  }
+  return out;
 }
 
 /**
@@ -124,10 +178,16 @@ export function plan(discovery: Discovery, options: PlanOptions): Planned[] {
           m.source === 'field' ? 'no target declared: loaded at start' : 'hooks no module: loaded at start';
       }
     } else if (p.targets.some((t) => t.ok)) {
-      p.reason = `target ${p.targets
+      const found = p.targets
         .filter((t) => t.ok)
         .map((t) => `${t.module}@${t.installed}`)
-        .join(', ')} installed`;
+        .join(', ');
+      p.reason =
+        m.source === 'field'
+          ? `target ${found} installed`
+          : rangesGate(c.manifest, c.version)
+            ? `target ${found} installed (inside the catalog's ranges, made from this version)`
+            : `target ${found} installed; ${c.package}@${c.version} is not the ${m.rangesOf} the catalog's ranges come from: its own hook checks the version`;
     } else if (m.channels && m.name === 'undici') {
       p.reason = "Node's global fetch publishes the undici channels it listens to";
     } else if (p.targets.some((t) => t.installed !== null)) {
@@ -141,5 +201,6 @@ export function plan(discovery: Discovery, options: PlanOptions): Planned[] {
       p.reason = `${p.targets.map((t) => t.module).join(', ')} not installed`;
     }
   }
+  out.push(...notInstalled(discovery, options));
   return out;
 }

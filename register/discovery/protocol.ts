@@ -78,7 +78,8 @@ export type InstrumentorStatus =
   | 'version-mismatch'
   | 'invalid'
   | 'failed'
-  | 'duplicate';
+  | 'duplicate'
+  | 'not-installed';
 
 /** One element of the array `otel-run list --json` prints. */
 export interface ListEntry {

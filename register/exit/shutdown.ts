@@ -1,26 +1,26 @@
 // No span lost on any way out, and no change to how the app ends. Installed only once the SDK exists
 // (a process that never made a span keeps Node's behaviour untouched).
 //
-// - Natural end: 'beforeExit' starts an async flush and holds the loop open with a timer of at most the
-//   flush budget; the export sockets themselves never hold it (export/slots.ts), so a dead endpoint costs at
-//   most the budget.
-// - process.exit(), an uncaught exception, an unhandled rejection: Node emits 'exit' and then stops; no loop
-//   turn is left, so whatever is pending is serialised and handed to a worker thread while the main thread
-//   waits on Atomics.wait, with the remaining budget as deadline (export/send-sync.ts). process.exit itself is never
-//   wrapped: the exit code and order of the app's own 'exit' listeners stay as they were.
-// - SIGTERM / SIGINT: without otel-run, a signal with no listener kills the process at once. We listen, so
-//   we must reproduce that: if the app has no listener of its own, flush synchronously, remove our listener
-//   and re-raise the signal, so the parent sees the same death by signal. If the app listens, the exit is
-//   the app's: we only start a flush, and 'exit' catches the rest. As PID 1 (a container) a re-raised
-//   signal is ignored by the kernel, so we finish with exit(128 + n) instead.
-//   A JavaScript signal listener runs only when the event loop is free: while synchronous code runs, the
-//   signal waits (documented limit).
-import { constants } from 'node:os';
+// Every way out ends in 'exit' (natural end, process.exit(), an uncaught exception, an unhandled
+// rejection): Node emits it and then stops; no loop turn is left, so whatever is pending is serialised and
+// handed to a worker thread while the main thread waits on Atomics.wait, with the flush budget as deadline
+// (export/send-sync.ts). Nothing is flushed asynchronously on the way out: an async flush in 'beforeExit'
+// held the loop open, so Node emitted 'beforeExit' to the app's listeners a second time and the app's
+// unref'd timers fired (pg's pool.end() in beforeExit then failed with "Called end on pool more than once").
+// The one exception: an exporter with no synchronous path (grpc, zipkin, or any exporter under Node's
+// permission model without --allow-worker) cannot deliver at 'exit', so when one has spans pending at
+// 'beforeExit' they are sent asynchronously there, and only there; that costs the
+// app the extra loop turn, which beats losing the spans (docs/faults.md).
+// process.exit itself is never wrapped: the exit code and order of the app's own 'exit' listeners stay as
+// they were. Our 'exit' listener is hidden from the app (exit/hidden.ts).
+//
+// Signals that end the process by default are in exit/signals.ts; here is what they flush.
 import type { BatchProcessor } from '../export/batch-processor';
 import { stopRetrying } from '../export/send';
+import { canSendSync } from '../export/send-sync';
 import * as log from '../util/stderr';
-
-const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+import { listenHidden } from './hidden';
+import { watchSignals } from './signals';
 
 // --- Other signals (metrics, log records, the process span) leave by the same paths as spans. ---
 export interface ExitFlush {
@@ -45,13 +45,24 @@ function endingAll(why: string): void {
   }
 }
 function flushOthersSync(why: string, remaining: () => number): void {
-  for (const f of exitFlushes) {
+  const pending = exitFlushes.filter((f) => f.hasPending());
+  pending.forEach((f, i) => {
     try {
-      f.flushSync(why, remaining());
+      f.flushSync(why, budgetFor(remaining(), pending.length - 1 - i));
     } catch (err) {
       log.debug(`${why}: ${log.reason(err)}`);
     }
-  }
+  });
+}
+
+/**
+ * What one synchronous send may wait, leaving each send still to come the time to get its request out: the
+ * sends run one after the other, and a collector that never answers would otherwise give the whole budget
+ * to the first (spans) and none to metrics and log records, which then never left at all.
+ */
+const RESERVED_PER_SEND_MS = 150;
+function budgetFor(remaining: number, sendsAfter: number): number {
+  return Math.max(Math.min(remaining, RESERVED_PER_SEND_MS), remaining - RESERVED_PER_SEND_MS * sendsAfter);
 }
 // --- end of the metrics/logs hook ---
 
@@ -67,13 +78,16 @@ export function installShutdown(processors: BatchProcessor[], budgetMs: number):
     if (flushedOnExit) return;
     flushedOnExit = true;
     startClock();
+    stopRetrying();
     endingAll(why);
+    const othersPending = exitFlushes.filter((f) => f.hasPending()).length;
     for (const p of processors) {
       const spans = p.takePending();
       if (spans.length === 0) continue;
-      log.debug(`${why}: sending ${spans.length} pending spans (${p.slot.label}) within ${remaining()} ms`);
+      const budget = budgetFor(remaining(), othersPending);
+      log.debug(`${why}: sending ${spans.length} pending spans (${p.slot.label}) within ${budget} ms`);
       try {
-        p.slot.exportSync(spans, remaining());
+        p.slot.exportSync(spans, budget);
       } catch (err) {
         log.warn(`sending the last spans (${p.slot.label}) failed: ${log.reason(err)} — they are lost`);
       }
@@ -85,54 +99,27 @@ export function installShutdown(processors: BatchProcessor[], budgetMs: number):
     if (dropped) log.debug(`${dropped} spans were dropped because the queue was full`);
   };
 
-  let flushing = false;
-  let renew = false;
-  process.on('beforeExit', () => {
-    if (flushing || flushedOnExit) return;
-    endingAll('beforeExit');
-    stopRetrying();
-    const spansPending = processors.some((p) => p.hasPending());
-    const others = exitFlushes.filter((f) => f.hasPending());
-    if (!spansPending && others.length === 0) return;
-    // The last flush ended in time and the app made spans since (its own beforeExit listener may start more
-    // work): this end gets a whole budget again. Only the app's spans renew it, so it cannot loop.
-    if (renew && spansPending) deadline = 0;
-    renew = false;
-    startClock();
-    const left = remaining();
-    if (left <= 0) return;
-    flushing = true;
-    const hold = setTimeout(() => {}, left);
-    // A flush that fails must not become the app's unhandled rejection (which would end it with code 1).
-    const settled = (flush: () => Promise<void>) =>
-      Promise.resolve()
-        .then(flush)
-        .catch((err) => log.debug(`beforeExit: ${log.reason(err)}`));
-    Promise.all([
-      ...processors.map((p) => settled(() => p.forceFlush())),
-      ...others.map((f) => settled(() => f.flush())),
-    ]).then(() => {
-      clearTimeout(hold);
-      flushing = false;
-      renew = true;
+  listenHidden('exit', () => flushSync('exit'));
+
+  const asyncOnly = canSendSync() ? processors.filter((p) => !p.slot.synchronous) : processors;
+  if (asyncOnly.length) {
+    let flushing = false;
+    listenHidden('beforeExit', () => {
+      if (flushing || !asyncOnly.some((p) => p.hasPending())) return;
+      flushing = true;
+      const done = () => {
+        flushing = false;
+      };
+      Promise.all(asyncOnly.map((p) => p.forceFlush().catch(() => {}))).then(done, done);
     });
-  });
-
-  process.on('exit', () => flushSync('exit'));
-
-  for (const signal of SIGNALS) {
-    const onSignal = () => {
-      if (process.listenerCount(signal) > 1) {
-        // The app handles this signal: its handler decides if and how the process ends.
-        for (const p of processors) p.forceFlush().catch(() => {});
-        for (const f of exitFlushes) f.flush().catch(() => {});
-        return;
-      }
-      flushSync(signal);
-      process.removeListener(signal, onSignal);
-      if (process.pid === 1) process.exit(128 + (constants.signals[signal] ?? 0));
-      process.kill(process.pid, signal);
-    };
-    process.on(signal, onSignal);
   }
+
+  watchSignals({
+    beforeDeath: (signal) => flushSync(signal),
+    appHandles: () => {
+      // The app's listener decides if and how the process ends; what it does not send, 'exit' will.
+      for (const p of processors) p.forceFlush().catch(() => {});
+      for (const f of exitFlushes) f.flush().catch(() => {});
+    },
+  });
 }

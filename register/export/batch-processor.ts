@@ -10,19 +10,10 @@
 //
 // The same queue serves log records (sdk/log-processor.ts): `Batcher<T>` holds everything but how items arrive.
 import type { Context } from '@opentelemetry/api';
-import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { redactUrls } from '../util/redact';
 import * as log from '../util/stderr';
-import type { ExporterSlot } from './slots';
-
-/** Where a batch goes: an exporter loaded at first use, and a synchronous path for the exit. */
-export interface BatchSlot<T> {
-  /** For messages: `otlp http/protobuf to http://…`. */
-  readonly label: string;
-  exporter(): { export(items: T[], done: (r: ExportResult) => void): void; shutdown(): Promise<void> };
-  /** Delivers the items before returning, within `timeoutMs`; false when they could not be. */
-  exportSync(items: T[], timeoutMs: number): boolean;
-}
+import type { Slot } from './slot';
 
 export interface BatchOptions {
   scheduleDelay: number;
@@ -50,6 +41,8 @@ interface WithResource {
 export class Batcher<T extends WithResource> {
   private queue: T[] = [];
   private inFlight: T[] | undefined;
+  /** The in-flight batch's request was handed whole to the kernel (it reaches the collector after an exit). */
+  private inFlightWritten = false;
   private timer: NodeJS.Timeout | undefined;
   private waiters: Waiter[] = [];
   private stopped = false;
@@ -64,7 +57,7 @@ export class Batcher<T extends WithResource> {
   failed = 0;
 
   constructor(
-    readonly slot: BatchSlot<T>,
+    readonly slot: Slot<T[]>,
     private readonly options: BatchOptions,
     /** `spans`, `log records`: for messages. */
     private readonly what: string,
@@ -113,6 +106,7 @@ export class Batcher<T extends WithResource> {
 
   private exportBatch(batch: T[]): void {
     this.inFlight = batch;
+    this.inFlightWritten = false;
     let finished = false;
     const finish = (ok: boolean, why?: string) => {
       if (finished) return;
@@ -126,7 +120,9 @@ export class Batcher<T extends WithResource> {
       else {
         this.failed += batch.length;
         log.warnExport(
-          `exporting ${this.what} (${this.slot.label}) failed: ${why ?? 'unknown error'} — those ${this.what} are dropped`,
+          redactUrls(
+            `exporting ${this.what} (${this.slot.label}) failed: ${why ?? 'unknown error'} — those ${this.what} are dropped`,
+          ),
         );
       }
       this.reportDropped();
@@ -143,9 +139,15 @@ export class Batcher<T extends WithResource> {
     const send = () => {
       try {
         untraced(() =>
-          this.slot.exporter().export(batch, (result) => {
-            finish(result.code === 0, result.error ? log.reason(result.error) : undefined);
-          }),
+          this.slot.exporter().export(
+            batch,
+            (result) => {
+              finish(result.code === 0, result.error ? log.reason(result.error) : undefined);
+            },
+            (written) => {
+              if (this.inFlight === batch) this.inFlightWritten = written;
+            },
+          ),
         );
       } catch (err) {
         finish(false, log.reason(err));
@@ -201,13 +203,16 @@ export class Batcher<T extends WithResource> {
   }
 
   /**
-   * Everything not yet confirmed delivered: the queue and the batch whose request has not answered. Called
-   * when no event loop turn is left, so an unanswered request is as good as lost; sending it again may
-   * duplicate a batch the collector did receive, which is better than losing it (span ids make it harmless
-   * to most backends).
+   * Everything not yet delivered: the queue, and the in-flight batch unless its request already left whole.
+   * Called when no event loop turn is left. A request handed whole to the kernel still reaches the collector
+   * after the process is gone (closing a socket sends what is buffered), so it is not sent again: at a
+   * natural end under load that resend made every such batch arrive twice. A request not yet written is
+   * sent again (an exporter that cannot tell, grpc or zipkin, is always resent: a duplicate beats a loss).
    */
   takePending(): T[] {
-    const items = (this.inFlight ?? []).concat(this.queue);
+    const unsent = this.inFlight && !this.inFlightWritten ? this.inFlight : [];
+    if (this.inFlight && this.inFlightWritten) this.settled += this.inFlight.length;
+    const items = unsent.concat(this.queue);
     this.inFlight = undefined;
     this.queue = [];
     this.settled += items.length;
@@ -220,14 +225,14 @@ export class Batcher<T extends WithResource> {
   async shutdown(): Promise<void> {
     await this.forceFlush();
     this.stopped = true;
-    await this.slot.exporter().shutdown();
+    await this.slot.shutdown();
   }
 }
 
 /** The span processor: sampled spans only, into the queue. */
 export class BatchProcessor extends Batcher<ReadableSpan> implements SpanProcessor {
   constructor(
-    override readonly slot: ExporterSlot,
+    override readonly slot: Slot<ReadableSpan[]>,
     options: BatchOptions,
   ) {
     super(slot, options, 'spans');

@@ -8,7 +8,7 @@
 // Colour only when stderr is a terminal and NO_COLOR is unset; stdout is never touched (it is the app's).
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
-import type { ExporterSlot } from './slots';
+import { createSlot, type Slot } from './slot';
 
 /** How long a trace without its root waits for more spans before it is printed as it is. */
 const QUIET_MS = 500;
@@ -57,11 +57,29 @@ const COLOUR: Style = {
   attr: ansi(36, 39),
 };
 
-/** https://no-color.org, FORCE_COLOR as Node itself reads it, else colour only on a terminal. */
+/**
+ * Colour only on a terminal (https://no-color.org and FORCE_COLOR=0 turn it off there): stderr that goes to a
+ * file, a pipe or a log collector gets plain text, whatever FORCE_COLOR a CI sets for the app's own tools.
+ */
 export function wantsColour(env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
-  if (env.NO_COLOR) return false;
-  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false';
-  return isTTY && env.TERM !== 'dumb';
+  if (!isTTY || env.NO_COLOR || env.TERM === 'dumb') return false;
+  return env.FORCE_COLOR !== '0' && env.FORCE_COLOR !== 'false';
+}
+
+/**
+ * Span names and attribute values come from the app's input (a request path, a query): control characters in
+ * them would reach the terminal as escape sequences (moving the cursor, rewriting earlier lines, setting the
+ * title). Each is shown as a visible escape instead.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+export function printable(text: string): string {
+  return text.replace(CONTROL, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\t') return '\\t';
+    return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
 }
 
 function millis(span: ReadableSpan): number {
@@ -87,7 +105,7 @@ function showValue(label: string, value: unknown): string {
     text = text.replace(/\s+/g, ' ').trim();
     if (text.length > STATEMENT_MAX) text = `${text.slice(0, STATEMENT_MAX - 1)}…`;
   }
-  return /[\s"]/.test(text) || text === '' ? JSON.stringify(text) : text;
+  return /[\s"]/.test(text) || text === '' ? printable(JSON.stringify(text)) : printable(text);
 }
 
 function keyAttributes(span: ReadableSpan): string[] {
@@ -107,7 +125,7 @@ function errorText(span: ReadableSpan): string | undefined {
   if (span.status.code !== STATUS_ERROR) return undefined;
   const exception = span.events.find((e) => e.name === 'exception')?.attributes?.['exception.message'];
   const message = span.status.message || (exception === undefined ? '' : String(exception));
-  return message ? `ERROR: ${message.split('\n')[0]}` : 'ERROR';
+  return message ? `ERROR: ${printable(message.split('\n')[0] ?? '')}` : 'ERROR';
 }
 
 interface Node {
@@ -159,21 +177,26 @@ export function renderTrace(spans: ReadableSpan[], style: Style = PLAIN, continu
   const service = first.resource.attributes['service.name'];
   const header = [
     `trace ${first.spanContext().traceId}${continued ? ' (continued)' : ''}`,
-    service === undefined ? undefined : String(service),
+    service === undefined ? undefined : printable(String(service)),
     `${spans.length} span${spans.length === 1 ? '' : 's'}`,
     formatDuration(Number(max - min) / 1e6),
   ]
     .filter((s) => s !== undefined)
     .join(' · ');
 
-  const width = Math.min(60, Math.max(...rows.map((r) => r.prefix.length + r.node.span.name.length)));
+  const names = new Map(rows.map((r) => [r.node, printable(r.node.span.name)]));
+  const width = Math.min(
+    60,
+    Math.max(...rows.map((r) => r.prefix.length + (names.get(r.node) ?? '').length)),
+  );
   const lines = [style.dim(header)];
   for (const { prefix, node } of rows) {
     const span = node.span;
-    const label = prefix + span.name;
+    const name = names.get(node) ?? '';
+    const label = prefix + name;
     const ms = millis(span);
     const parts = [
-      `${style.dim(prefix)}${style.name(span.name)}${' '.repeat(Math.max(0, width - label.length))}`,
+      `${style.dim(prefix)}${style.name(name)}${' '.repeat(Math.max(0, width - label.length))}`,
       style.dim((KINDS[span.kind] ?? 'internal').padEnd(8)),
       (ms >= 1000 ? style.slow : (s: string) => s)(formatDuration(ms).padStart(9)),
     ];
@@ -265,21 +288,21 @@ export class PrettyExporter implements SpanExporter {
   }
 }
 
-export function prettySlot(): ExporterSlot & { maxDelay: number; flushHeld(): void } {
+export function prettySlot(): Slot<ReadableSpan[]> {
   const stderr = process.stderr;
   const style = wantsColour(process.env, !!stderr.isTTY) ? COLOUR : PLAIN;
   const view = new PrettyExporter((text) => {
     stderr.write(text);
   }, style);
-  return {
+  return createSlot({
     label: 'pretty (stderr)',
     maxDelay: MAX_DELAY_MS,
-    exporter: () => view,
+    make: () => view,
     exportSync(spans) {
       view.add(spans);
       view.flushHeld();
       return true;
     },
     flushHeld: () => view.flushHeld(),
-  };
+  });
 }

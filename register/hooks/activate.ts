@@ -117,7 +117,15 @@ export function activate(p: Planned, ctx: ActivationContext): Loaded[] {
     config,
     logger: loggerFor(p.name),
   };
-  const loaded = materialise(pickExport(p, loadModule(p)), options);
+  let loaded: Loaded[];
+  try {
+    loaded = materialise(pickExport(p, loadModule(p)), options);
+  } catch (err) {
+    const { explainFailure } = require('../sdk/api-copies') as typeof import('../sdk/api-copies');
+    const why = explainFailure(p.candidate.dir, err);
+    if (why) throw new Error(why, { cause: err });
+    throw err;
+  }
   if (loaded.length === 0) throw new Error('the factory returned nothing');
   for (const item of loaded) {
     const v = item.value;

@@ -1,24 +1,36 @@
 // ES module support. `import` never passes through require(), so under a `--require` preload alone an ES
 // module app gets no library spans. When this process needs it (an ES module entry, a TypeScript runner, or
-// OTEL_RUN_ESM=on), the preload registers import-in-the-middle's loader itself, before the app's module
-// graph loads, and limits it to the modules an enabled instrumentor targets. Nothing is added to
-// NODE_OPTIONS: `--import` there kills every Node older than 18.18 that a script may start.
+// OTEL_RUN_ESM=on), the preload registers import-in-the-middle's hooks itself, before the app's module
+// graph loads, and limits them to the modules an enabled instrumentor targets: in-thread
+// (module.registerHooks) where Node and the copy allow it, else a loader thread (module.register). A CommonJS
+// process gets the in-thread hooks the first time it require()s an ES module. One copy's hooks are
+// registered; every other copy the instrumentors resolve is served through it (`forward`). Nothing is added
+// to NODE_OPTIONS: `--import` there kills every Node older than 18.18 that a script may start.
 //
 // Instrumentors still load lazily, at the first import of their target, through two triggers that call the
 // same callbacks as the require hook (hooks/require-hook.ts `fire`):
-// - Module._load, which Node calls for a CommonJS module imported from ESM *before* it runs: the
-//   instrumentor's require hook is then in place for the package's own internal require()s.
+// - Module._load (hooks/require-hook.ts), which Node calls for a CommonJS module imported from ESM *before*
+//   it runs: the instrumentor's require hook is then in place for the package's own internal require()s.
 // - import-in-the-middle's own hook, for builtins (`node:http`) and ES module packages, which never reach
 //   Module._load. It runs after the target was evaluated, as import-in-the-middle hooks always do; the
 //   hooks that the activation just added are applied to that same module here, since import-in-the-middle
 //   neither visits hooks added while it calls them nor replays the module being registered.
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
+import { createRequire, isBuiltin } from 'node:module';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Planned } from '../discovery/plan';
+import { findNearestPackage, readPackageJson } from '../util/package-json';
 import * as log from '../util/stderr';
-import { fire, hasPending, moduleNameOf } from './require-hook';
+import {
+  fire,
+  hasPending,
+  moduleNameOf,
+  packageOfFile,
+  restoreOnFatalError,
+  whenEntryStarted,
+  wrapDirectLoads,
+} from './require-hook';
 
 export type EsmMode = 'auto' | 'on' | 'off';
 
@@ -48,7 +60,7 @@ interface IitmIndex {
 
 type ModuleWithLoad = {
   register?: (specifier: string, parentURL: string, options: object) => void;
-  _load: (request: string, parent: { filename?: string } | undefined, isMain: boolean) => unknown;
+  registerHooks?: (hooks: object) => unknown;
 };
 
 // TypeScript runners given as a loader (`node --import tsx`, `--loader ts-node/esm`): their output is often
@@ -76,25 +88,8 @@ function loaderValues(args: readonly string[]): string[] {
 
 /** The nearest package.json's "type" ("module", "commonjs") or undefined, as Node looks it up. */
 export function packageType(file: string): string | undefined {
-  let dir = path.dirname(file);
-  for (;;) {
-    if (path.basename(dir) === 'node_modules') return undefined;
-    let text: string | undefined;
-    try {
-      text = fs.readFileSync(path.join(dir, 'package.json'), 'utf8');
-    } catch {}
-    if (text !== undefined) {
-      try {
-        const type = (JSON.parse(text) as { type?: unknown }).type;
-        return typeof type === 'string' ? type : undefined;
-      } catch {
-        return undefined;
-      }
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
+  const type = findNearestPackage(path.dirname(file), { stopAtNodeModules: true })?.json?.type;
+  return typeof type === 'string' ? type : undefined;
 }
 
 function hasEsmSyntax(file: string): boolean {
@@ -155,17 +150,28 @@ function rootOfIitm(indexFile: string): string | undefined {
   return fs.existsSync(path.join(dir, 'hook.mjs')) ? dir : undefined;
 }
 
+function realDir(dir: string): string {
+  try {
+    return fs.realpathSync(dir);
+  } catch {
+    return dir;
+  }
+}
+
 /**
  * The import-in-the-middle copies an instrumentor can hook through: the one its @opentelemetry/instrumentation
- * resolves (every InstrumentationBase), and for a field-based instrumentor the one it resolves itself.
+ * resolves (every InstrumentationBase), and for a field-based instrumentor the one it resolves itself. Both
+ * are looked up from the instrumentor's real folder, as Node resolves its requires: under pnpm the folder
+ * in the app's node_modules is a link into the store, where its dependencies are its siblings.
  */
 function iitmCopiesOf(p: Planned, cache: Map<string, string | undefined>): string[] {
-  const req = createRequire(path.join(p.candidate.dir, 'package.json'));
+  const req = createRequire(path.join(realDir(p.candidate.dir), 'package.json'));
   const out: string[] = [];
   const add = (dir: string | undefined) => {
     if (dir && !out.includes(dir)) out.push(dir);
   };
   try {
+    // A resolved file is a real path already (Node follows links unless --preserve-symlinks).
     const base = req.resolve('@opentelemetry/instrumentation');
     if (!cache.has(base)) {
       let dir: string | undefined;
@@ -184,24 +190,46 @@ function iitmCopiesOf(p: Planned, cache: Map<string, string | undefined>): strin
   return out;
 }
 
-/** The copy most enabled instrumentors resolve: a hook from one copy never fires for another's loader. */
-export function chooseIitm(enabled: readonly Planned[]): { dir?: string; strays: Map<string, string> } {
+/** Each import-in-the-middle copy the enabled instrumentors resolve, with the names of those using it. */
+export function iitmCopies(enabled: readonly Planned[]): Map<string, string[]> {
   const cache = new Map<string, string | undefined>();
-  const copies = new Map<Planned, string[]>();
-  const votes = new Map<string, number>();
+  const copies = new Map<string, string[]>();
   for (const p of enabled) {
-    const c = iitmCopiesOf(p, cache);
-    copies.set(p, c);
-    for (const dir of c) votes.set(dir, (votes.get(dir) ?? 0) + 1);
+    for (const dir of iitmCopiesOf(p, cache)) {
+      const users = copies.get(dir);
+      if (users) users.push(p.name);
+      else copies.set(dir, [p.name]);
+    }
   }
-  let dir: string | undefined;
-  for (const [d, n] of votes) if (dir === undefined || n > (votes.get(dir) ?? 0)) dir = d;
-  const strays = new Map<string, string>();
-  for (const [p, c] of copies) {
-    const first = c[0];
-    if (first !== undefined && dir !== undefined && !c.includes(dir)) strays.set(p.name, first);
+  return copies;
+}
+
+function versionOf(dir: string): number[] {
+  return String(readPackageJson(dir)?.version ?? '0')
+    .split(/[.+-]/)
+    .slice(0, 3)
+    .map((n) => Number.parseInt(n, 10) || 0);
+}
+
+/**
+ * The copy whose loader is registered: the newest (its loader knows the most module shapes), otel-run's own
+ * on a tie. Every other copy is served through it (`forward`), so which one it is never leaves one out.
+ */
+export function loaderCopy(copies: Iterable<string>, own: string | undefined): string | undefined {
+  let best: string | undefined;
+  let bestVersion: number[] = [];
+  const newer = (a: number[], b: number[]) => {
+    for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+    return false;
+  };
+  for (const dir of own ? [own, ...copies] : copies) {
+    const v = versionOf(dir);
+    if (best === undefined || newer(v, bestVersion)) {
+      best = dir;
+      bestVersion = v;
+    }
   }
-  return { dir, strays };
+  return best;
 }
 
 function ownIitm(): string | undefined {
@@ -214,39 +242,33 @@ function ownIitm(): string | undefined {
   }
 }
 
-/** `/a/node_modules/@s/p/lib/x.js` → `@s/p`; the last node_modules wins (pnpm's .pnpm store included). */
-export function packageOfFile(file: string): string | undefined {
-  const marker = `${path.sep}node_modules${path.sep}`;
-  const at = file.lastIndexOf(marker);
-  if (at === -1) return undefined;
-  const parts = file.slice(at + marker.length).split(path.sep);
-  const first = parts[0];
-  if (!first) return undefined;
-  if (first.startsWith('@')) return parts[1] ? `${first}/${parts[1]}` : undefined;
-  return first;
+/** The module-level state of a copy's lib/register.js, which its Hook()s read and its loader's wrappers fill. */
+interface IitmState {
+  importHooks: IitmHook[];
+  specifiers: Map<string, unknown>;
+  toHook: unknown[][];
 }
 
-function installLoadTrigger(Module: ModuleWithLoad): void {
-  const original = Module._load;
-  Module._load = function otelRunLoad(
-    this: unknown,
-    request: string,
-    parent: { filename?: string } | undefined,
-  ) {
-    // An ES module's import of a CommonJS file arrives here as an absolute path (a require() as written).
-    if (typeof request === 'string' && path.isAbsolute(request)) {
-      const name = packageOfFile(request);
-      if (name !== undefined && hasPending(name)) {
-        try {
-          fire(name, parent?.filename);
-        } catch (err) {
-          log.warn(`instrumenting ${name}: ${log.reason(err)} — it may be untraced`);
-        }
-      }
-    }
-    // biome-ignore lint/complexity/noArguments: _load's arity must be passed through unchanged
-    return original.apply(this, arguments as unknown as [string, undefined, boolean]);
-  };
+function stateOf(dir: string): IitmState {
+  const s = require(path.join(dir, 'lib', 'register.js')) as Partial<IitmState>;
+  if (!Array.isArray(s.importHooks) || !(s.specifiers instanceof Map) || !Array.isArray(s.toHook))
+    throw new Error('its lib/register.js has no importHooks, specifiers and toHook to serve');
+  return s as IitmState;
+}
+
+/**
+ * A wrapper generated by one copy's loader calls that copy's lib/register.js only, and a Hook() from another
+ * copy waits on its own file's list (there is no shared global), while a second registered loader never
+ * sees a module the first one wraps. So one loader is registered and each module it reports is handed to
+ * every other copy as that copy's own wrapper would: the specifier (its Hook()s check it), the replay list
+ * (for Hook()s made later, by an instrumentor activated later), then each of its hooks.
+ */
+function forward(loader: IitmIndex, other: IitmState): void {
+  loader.addHook((url, namespace, specifier, format) => {
+    other.specifiers.set(url, specifier);
+    other.toHook.push([url, namespace, specifier, format]);
+    for (const hook of other.importHooks.slice()) hook(url, namespace, specifier, format);
+  });
 }
 
 /**
@@ -270,7 +292,10 @@ function syncBuiltin(namespace: unknown): void {
 
 function installImportTrigger(iitm: IitmIndex, importHooks: IitmHook[]): void {
   iitm.addHook((url, namespace, specifier, format) => {
-    const name = moduleNameOf(specifier ?? url);
+    // An import by path (`import '/app/node_modules/pg/lib/index.js'`) counts for its package.
+    const name =
+      moduleNameOf(specifier ?? url) ??
+      (url.startsWith('file:') ? packageOfFile(fileURLToPath(url)) : undefined);
     if (name === undefined) return;
     try {
       if (hasPending(name)) {
@@ -308,6 +333,8 @@ export interface EsmSetup {
 /**
  * Registers the ES module hooks when this process needs them. Must run before the instrumentors are armed
  * (an instrumentor activated at start sends its import-in-the-middle hooks to the loader as it is built).
+ * A process that does not need them at start, on a Node with in-thread hooks, gets them the first time it
+ * requires an ES module (`armOnFirstRequiredEsm`).
  */
 export function setUpEsm(planned: readonly Planned[], mode: EsmMode): EsmSetup {
   const need = esmNeed({
@@ -316,25 +343,27 @@ export function setUpEsm(planned: readonly Planned[], mode: EsmMode): EsmSetup {
     execArgv: process.execArgv,
     nodeOptions: process.env.NODE_OPTIONS,
   });
-  if (!need.reason) return { eager: false };
+  const enabled = planned.filter((p) => p.status === 'enabled');
+  const include = [...new Set(enabled.flatMap((p) => p.targets.filter((t) => t.ok).map((t) => t.module)))];
+  // Field-based instrumentors without declared targets are built at start and may Hook() anything; the catalog's
+  // target-less rows (runtime-node, host-metrics, …) and channel-based ones (undici for fetch) wrap no module.
+  const hooksAtStart = enabled.some((p) => p.targets.length === 0 && p.candidate.manifest.source === 'field');
   const Module = require('node:module') as ModuleWithLoad;
+  if (!need.reason) {
+    if (mode === 'auto' && include.length > 0 && !need.userHook)
+      armOnFirstRequiredEsm(Module, enabled, include);
+    return { eager: false };
+  }
   if (typeof Module.register !== 'function') {
     log.warn(
       `ES module hooks: Node ${process.versions.node} cannot register loader hooks (module.register) — imports in this ES module app are not traced, require() calls still are`,
     );
     return { eager: false };
   }
-  installLoadTrigger(Module);
-
-  const enabled = planned.filter((p) => p.status === 'enabled');
-  const include = [...new Set(enabled.flatMap((p) => p.targets.filter((t) => t.ok).map((t) => t.module)))];
   if (enabled.length === 0) {
     log.debug(`ES module hooks: not needed (${need.reason}): no instrumentor is enabled`);
     return { eager: false };
   }
-  // Field-based instrumentors without declared targets are built at start and may Hook() anything; the catalog's
-  // target-less rows (runtime-node, host-metrics, …) and channel-based ones (undici for fetch) wrap no module.
-  const hooksAtStart = enabled.some((p) => p.targets.length === 0 && p.candidate.manifest.source === 'field');
   if (include.length === 0 && !hooksAtStart) {
     log.debug(`ES module hooks: not registered (${need.reason}): no enabled instrumentor targets a module`);
     return { eager: false };
@@ -344,46 +373,170 @@ export function setUpEsm(planned: readonly Planned[], mode: EsmMode): EsmSetup {
     log.debug(`ES module hooks: the command line already registers ${need.userHook}; otel-run adds none`);
     return { eager: true };
   }
-  const chosen = chooseIitm(enabled);
-  const strays = chosen.strays;
+  return registerEsmHooks(Module, enabled, include, need.reason);
+}
+
+/**
+ * require(esm) (unflagged since Node 20.19 and 22.12) loads an ES module graph from a CommonJS process that
+ * had no reason for hooks at start. Node compiles such a file through Module.prototype._compile with the
+ * format "module" before it links the graph, so in-thread hooks (module.registerHooks) registered there
+ * see every import of that graph. A loader thread (module.register, Node 20) never sees a graph loaded
+ * through require(), and the graph is cached for later import()s: registering one there would cost its
+ * thread for nothing, so on Node 20 such a graph stays unhooked (its CommonJS libraries still are traced
+ * where they are also required).
+ */
+function armOnFirstRequiredEsm(Module: ModuleWithLoad, enabled: readonly Planned[], include: string[]): void {
+  if (typeof Module.registerHooks !== 'function') return;
+  const proto = (Module as unknown as { prototype: { _compile?: (...args: unknown[]) => unknown } })
+    .prototype;
+  // After the entry started, as the require hook's Module._load wrapper (require-hook.ts says why).
+  whenEntryStarted(() => {
+    const original = proto._compile;
+    if (typeof original !== 'function') return;
+    let done = false;
+    const wrapper = function _compile(this: unknown, content: unknown, filename: unknown, format: unknown) {
+      if (
+        !done &&
+        format === 'module' &&
+        (typeof content !== 'string' ||
+          typeof filename !== 'string' ||
+          mayImportTargets(content, filename, include))
+      ) {
+        done = true;
+        // Later compiles skip even this test (unless another hook wrapped ours meanwhile).
+        if (proto._compile === _compile) proto._compile = original;
+        const name = typeof filename === 'string' ? filename : 'an ES module';
+        try {
+          registerEsmHooks(Module, enabled, include, `${name} loaded by require()`, true);
+        } catch (err) {
+          log.warn(
+            `ES module hooks: registering them for ${name}: ${log.reason(err)} — its imports are not traced`,
+          );
+        }
+      }
+      // biome-ignore lint/complexity/noArguments: _compile's arity must be passed through unchanged
+      return original.apply(this, arguments as unknown as unknown[]);
+    };
+    proto._compile = wrapper;
+    restoreOnFatalError(proto, '_compile', wrapper, original);
+  });
+}
+
+// Every static import names its module after `from` or right after `import`; any `import(` counts as unknown.
+// Matches inside strings or comments only add specifiers, which can only make the answer "may".
+const IMPORTS = /\bfrom\s*['"]([^'"\n]+)['"]|\bimport\s*['"]([^'"\n]+)['"]|\bimport\s*\(/g;
+
+/**
+ * Whether a require()d ES module's graph may reach a target, read from its source alone: many CommonJS
+ * packages now ship a tiny ES module for require() (get-intrinsic's `async-function/require.mjs`, in most
+ * express apps, imports only its own CommonJS `./index.js`), and registering the hooks for those would make
+ * nearly every app pay for them. Anything not plainly harmless counts: a package name (it may import a target
+ * in turn), an `import()`, an ES module file, a path that cannot be checked.
+ */
+export function mayImportTargets(source: string, file: string, targets: readonly string[]): boolean {
+  for (const m of source.matchAll(IMPORTS)) {
+    const specifier = m[1] ?? m[2];
+    if (specifier === undefined) return true;
+    if (isBuiltin(specifier)) {
+      if (targets.includes(moduleNameOf(specifier) ?? specifier)) return true;
+      continue;
+    }
+    if (!specifier.startsWith('./') && !specifier.startsWith('../')) return true;
+    const target = path.resolve(path.dirname(file), specifier);
+    const ext = path.extname(target);
+    if (ext === '.cjs' || ext === '.json' || ext === '.node') continue;
+    if (ext !== '.js') return true;
+    // Node >= 22.7 runs a .js without a "type" as an ES module when its syntax says so.
+    const type = packageType(target);
+    if (type === 'module' || (type === undefined && hasEsmSyntax(target))) return true;
+  }
+  return false;
+}
+
+/** In-thread hooks where this Node and the copy have them (import-in-the-middle's supportsSyncHooks). */
+function registerInThread(Module: ModuleWithLoad, dir: string, options: object): boolean {
+  if (typeof Module.registerHooks !== 'function') return false;
+  const file = path.join(dir, 'register-hooks.mjs');
+  if (!fs.existsSync(file)) return false;
+  // require() of an ES module: there since Node 22.12, and registerHooks needs 22.15 anyway.
+  const sync = require(file) as { register?: (o: object) => void; supportsSyncHooks?: () => boolean };
+  if (typeof sync.register !== 'function' || sync.supportsSyncHooks?.() !== true) return false;
+  sync.register(options);
+  return true;
+}
+
+function registerEsmHooks(
+  Module: ModuleWithLoad,
+  enabled: readonly Planned[],
+  include: string[],
+  reason: string,
+  inThreadOnly = false,
+): EsmSetup {
+  // ES modules import CommonJS through Module._load, from the first import on.
+  wrapDirectLoads();
+  const copies = iitmCopies(enabled);
   // Instrumentors that patch exports without import-in-the-middle still need its loader for builtins and ES
   // module targets (the import trigger): otel-run's own copy then.
-  const dir = chosen.dir ?? ownIitm();
+  const own = ownIitm();
+  const dir = loaderCopy(copies.keys(), own);
   if (!dir) {
     log.warn(
       `ES module hooks: import-in-the-middle was not found — imports in this ES module app are not traced, require() calls still are`,
     );
     return { eager: false };
   }
-  for (const [name, other] of strays) {
-    log.warn(
-      `ES module hooks: instrumentor ${name} uses another copy of import-in-the-middle (${other}) than the loader (${dir}) — its ES module imports are not traced, require() calls still are`,
-    );
-  }
+  let how: string;
+  let iitm: IitmIndex;
+  let importHooks: IitmHook[] | undefined;
   try {
-    const iitm = require(dir) as IitmIndex;
-    const shared = require(path.join(dir, 'lib', 'register.js')) as { importHooks?: unknown };
-    const importHooks = Array.isArray(shared.importHooks) ? (shared.importHooks as IitmHook[]) : undefined;
+    iitm = require(dir) as IitmIndex;
+    try {
+      importHooks = stateOf(dir).importHooks;
+    } catch {}
     const channel = iitm.createAddHookMessageChannel?.();
     const options = channel?.registerOptions ?? {};
-    // Only the targets are wrapped; Hook()s of instrumentors built at start add theirs through the channel.
+    // Only the targets are wrapped; Hook()s of instrumentors built at start add theirs through the channel
+    // (a MessagePort works within one thread too).
     options.data = { ...options.data, include: [...include] };
-    quietly(() =>
-      Module.register?.(
-        pathToFileURL(path.join(dir, 'hook.mjs')).href,
-        pathToFileURL(__filename).href,
-        options,
-      ),
-    );
-    if (importHooks) installImportTrigger(iitm, importHooks);
-    log.debug(
-      `ES module hooks: import-in-the-middle from ${dir} for ${include.join(', ') || '(no declared target)'} (${need.reason})`,
-    );
-    return { eager: !importHooks };
+    if (registerInThread(Module, dir, options.data)) how = 'in-thread (module.registerHooks)';
+    else if (inThreadOnly) {
+      log.debug(
+        `ES module hooks: not registered for ${reason}: import-in-the-middle from ${dir} has no in-thread hooks here`,
+      );
+      return { eager: false };
+    } else {
+      quietly(() =>
+        Module.register?.(
+          pathToFileURL(path.join(dir, 'hook.mjs')).href,
+          pathToFileURL(__filename).href,
+          options,
+        ),
+      );
+      how = 'loader thread (module.register)';
+    }
   } catch (err) {
     log.warn(
       `ES module hooks: registering import-in-the-middle from ${dir} failed: ${log.reason(err)} — imports are not traced, require() calls still are`,
     );
     return { eager: false };
   }
+  // A copy too old to expose its hook list: no lazy trigger, every enabled instrumentor is built at start.
+  if (!importHooks) return { eager: true };
+  // The trigger first: it builds the instrumentors whose hooks the forwarders below then run.
+  installImportTrigger(iitm, importHooks);
+  for (const [other, users] of copies) {
+    if (other === dir) continue;
+    try {
+      forward(iitm, stateOf(other));
+    } catch (err) {
+      // One line per copy, naming who is left out and what would fix it.
+      log.warn(
+        `ES module hooks: instrumentor${users.length > 1 ? 's' : ''} ${users.join(', ')} use${users.length > 1 ? '' : 's'} import-in-the-middle from ${other}, which otel-run cannot serve (${log.reason(err)}) — ${users.length > 1 ? 'their' : 'its'} ES module imports are not traced, require() calls still are; install a release that uses import-in-the-middle 1.x or later, or dedupe it`,
+      );
+    }
+  }
+  log.debug(
+    `ES module hooks: import-in-the-middle from ${dir}, ${how}, for ${include.join(', ') || '(no declared target)'} (${reason})${copies.size > 1 ? `; also serving ${[...copies.keys()].filter((d) => d !== dir).join(', ')}` : ''}`,
+  );
+  return { eager: false };
 }

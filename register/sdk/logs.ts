@@ -7,10 +7,13 @@ import type { Logger, LoggerOptions, LoggerProvider, LogRecord } from '@opentele
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import type { ExitFlush } from '../exit/shutdown';
-import { otlpTarget, selected } from '../settings/endpoints';
+import type { ProcessorPlan } from '../export/pipeline';
+import { otlpSlotTo } from '../export/slot';
+import { otlpTarget } from '../export/target';
+import { selected } from '../settings/endpoints';
 import type { Settings } from '../settings/table';
 import * as log from '../util/stderr';
-import { LogBatchProcessor, type LogSlot } from './log-processor';
+import { LogBatchProcessor } from './log-processor';
 
 export interface LogsSdk {
   exitFlush: ExitFlush;
@@ -18,104 +21,48 @@ export interface LogsSdk {
   started(): boolean;
 }
 
-/** Writes log records to stderr, one per line: stdout belongs to the app. */
-function writeRecords(records: ReadableLogRecord[]): void {
-  const { inspect } = require('node:util') as typeof import('node:util');
-  for (const r of records) {
-    const record = {
-      resource: { attributes: r.resource.attributes },
-      instrumentationScope: r.instrumentationScope,
-      timestamp: r.hrTime[0] * 1e6 + Math.round(r.hrTime[1] / 1e3),
-      traceId: r.spanContext?.traceId,
-      spanId: r.spanContext?.spanId,
-      severityText: r.severityText,
-      severityNumber: r.severityNumber,
-      body: r.body,
-      attributes: r.attributes,
-    };
-    try {
-      process.stderr.write(`${inspect(record, { depth: 4, breakLength: 120, colors: false })}\n`);
-    } catch {}
-  }
-}
-
-function otlpSlot(settings: Settings): LogSlot {
-  const target = otlpTarget(settings, 'logs');
-  const label = `otlp ${target.protocol} to ${target.url}`;
-  type Exporter = ReturnType<LogSlot['exporter']>;
-  let instance: Exporter | undefined;
-  if (target.protocol === 'grpc') {
-    const make = (): Exporter => {
-      const { OTLPLogExporter } =
-        require('@opentelemetry/exporter-logs-otlp-grpc') as typeof import('@opentelemetry/exporter-logs-otlp-grpc');
-      return new OTLPLogExporter({
-        url: target.url,
-        timeoutMillis: target.timeoutMillis,
-        compression: target.compression as never,
-      });
-    };
-    return {
-      label,
-      exporter: () => {
-        instance ??= make();
-        return instance;
-      },
-      exportSync(records) {
-        instance ??= make();
-        instance.export(records, () => {});
-        return false;
-      },
-    };
-  }
-  const json = target.protocol === 'http/json';
-  const tls = {
-    ca: settings.exporterOtlpCertificate,
-    cert: settings.exporterOtlpClientCertificate,
-    key: settings.exporterOtlpClientKey,
+/** OTEL_LOGS_EXPORTER and the OTEL_BLRP_* settings as processors (export/pipeline.ts). */
+function processorsFromSettings(settings: Settings): ProcessorPlan[] {
+  const options = {
+    scheduleDelay: settings.blrpScheduleDelay,
+    exportTimeout: settings.blrpExportTimeout,
+    maxQueueSize: settings.blrpMaxQueueSize,
+    maxExportBatchSize: Math.min(settings.blrpMaxExportBatchSize, settings.blrpMaxQueueSize),
   };
-  return {
-    label,
-    exporter() {
-      if (!instance) {
-        const { createPostingExporter } = require('../export/otlp') as typeof import('../export/otlp');
-        instance = createPostingExporter<ReadableLogRecord[]>('logs', json, { ...target, ...tls });
-      }
-      return instance;
-    },
-    exportSync(records, timeoutMs) {
-      const { postSerialized } = require('../export/otlp') as typeof import('../export/otlp');
-      const outcome = postSerialized('logs', json, records, { ...target, ...tls }, timeoutMs);
-      if (!outcome.ok)
-        log.warnExport(
-          `sending the last ${records.length} log records to ${target.url} failed: ${outcome.reason} — they are lost`,
-        );
-      return outcome.ok;
-    },
-  };
+  const out: ProcessorPlan[] = [];
+  for (const name of selected(settings.logsExporter)) {
+    if (name === 'console') out.push({ kind: 'simple', exporter: { type: 'console' }, options });
+    else if (name === 'otlp')
+      out.push({ kind: 'batch', exporter: { type: 'otlp', target: otlpTarget(settings, 'logs') }, options });
+  }
+  return out;
 }
 
 function buildProvider(
   settings: Settings,
   resource: Resource,
+  plans: ProcessorPlan[],
 ): { provider: LoggerProvider; batches: LogBatchProcessor[] } {
   const sdk = require('@opentelemetry/sdk-logs') as typeof import('@opentelemetry/sdk-logs');
   const processors: import('@opentelemetry/sdk-logs').LogRecordProcessor[] = [];
   const batches: LogBatchProcessor[] = [];
-  for (const name of selected(settings.logsExporter)) {
-    if (name === 'console') {
+  for (const plan of plans) {
+    if (plan.exporter.type === 'console') {
+      const { logRecords, writeToStderr } =
+        require('../export/console') as typeof import('../export/console');
       // Written at once (as the spec's console exporter with a simple processor): nothing waits at exit.
       processors.push({
-        onEmit: (record) => writeRecords([record]),
+        onEmit: (record) => writeToStderr(logRecords([record])),
         forceFlush: () => Promise.resolve(),
         shutdown: () => Promise.resolve(),
       });
-    } else if (name === 'otlp') {
-      const batch = new LogBatchProcessor(otlpSlot(settings), {
-        scheduleDelay: settings.blrpScheduleDelay,
-        exportTimeout: settings.blrpExportTimeout,
-        maxQueueSize: settings.blrpMaxQueueSize,
-        maxExportBatchSize: Math.min(settings.blrpMaxExportBatchSize, settings.blrpMaxQueueSize),
-      });
+    } else if (plan.exporter.type === 'otlp') {
+      const slot = otlpSlotTo<ReadableLogRecord[]>(
+        plan.exporter.target,
+        'logs',
+        (r) => `${r.length} log records`,
+      );
+      const batch = new LogBatchProcessor(slot, plan.options);
       batches.push(batch);
       processors.push(batch);
     }
@@ -130,13 +77,14 @@ function buildProvider(
 }
 
 /** Registers the stand-in provider globally; the SDK is built at the first record. */
-export function registerLogs(settings: Settings, resource: Resource): LogsSdk {
+/** `plans`: the configuration file's processors; without it, the settings'. */
+export function registerLogs(settings: Settings, resource: Resource, plans?: ProcessorPlan[]): LogsSdk {
   let real: { provider: LoggerProvider; batches: LogBatchProcessor[] } | null | undefined;
   const materialise = (): LoggerProvider | undefined => {
     if (real === undefined) {
       real = null;
       try {
-        real = buildProvider(settings, resource);
+        real = buildProvider(settings, resource, plans ?? processorsFromSettings(settings));
       } catch (err) {
         log.warn(`setting up logs failed: ${log.reason(err)} — log records are not exported`);
       }
@@ -169,6 +117,7 @@ export function registerLogs(settings: Settings, resource: Resource): LogsSdk {
   };
   const { logs } = require('@opentelemetry/api-logs') as typeof import('@opentelemetry/api-logs');
   logs.setGlobalLoggerProvider(standIn);
+  (require('./api-copies') as typeof import('./api-copies')).registerLoggerProvider(standIn);
 
   const batches = () => real?.batches ?? [];
   return {

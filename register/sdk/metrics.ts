@@ -1,7 +1,7 @@
 // The metrics signal: one MeterProvider with a reader per OTEL_METRICS_EXPORTER entry (otlp over the chosen
 // protocol, prometheus, console on stderr). Built with the tracing SDK, and only when a metrics exporter is
 // selected: with OTEL_METRICS_EXPORTER=none nothing of sdk-metrics is ever loaded. Pending metrics leave by
-// the same exit paths as spans (exit/shutdown.ts): an async flush at beforeExit, a synchronous collect and post on
+// the same exit paths as spans (exit/shutdown.ts): a synchronous collect and post on
 // the exit and signal paths (sdk/metrics-sync.ts, export/send-sync.ts). OTLP/HTTP requests go out with unref'd sockets and
 // timers (export/send.ts), so an export in flight never holds an ending app open.
 import type { Resource } from '@opentelemetry/resources';
@@ -9,12 +9,15 @@ import type {
   InstrumentType,
   MeterProvider,
   MetricReader,
-  PushMetricExporter,
   ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type { ExitFlush } from '../exit/shutdown';
-import { otlpTarget, selected } from '../settings/endpoints';
+import type { ReaderPlan, ViewPlan } from '../export/pipeline';
+import { otlpSlotTo, type Slot } from '../export/slot';
+import { otlpTarget } from '../export/target';
+import { selected } from '../settings/endpoints';
 import type { Settings } from '../settings/table';
+import { redactUrls } from '../util/redact';
 import * as log from '../util/stderr';
 
 export interface MetricsSdk {
@@ -27,47 +30,16 @@ export interface MetricsSdk {
 }
 
 interface PushReader {
-  label: string;
+  slot: Slot<ResourceMetrics>;
   reader: MetricReader;
   /** Collects and exports now; true when the export was accepted. */
   exportNow(): Promise<boolean>;
-  /** Delivers before returning; false when it could not (grpc has no synchronous path). */
-  exportSync(metrics: ResourceMetrics, timeoutMs: number): boolean;
 }
 
 type Sdk = typeof import('@opentelemetry/sdk-metrics');
 type Selector = (type: InstrumentType) => number;
 
 const SUCCESS = 0;
-
-/** Writes metrics to stderr: stdout belongs to the app (the stock ConsoleMetricExporter uses stdout). */
-class StderrMetricExporter implements PushMetricExporter {
-  export(metrics: ResourceMetrics, done: (r: { code: number }) => void): void {
-    this.write(metrics);
-    done({ code: SUCCESS });
-  }
-  write(metrics: ResourceMetrics): void {
-    const { inspect } = require('node:util') as typeof import('node:util');
-    for (const scope of metrics.scopeMetrics) {
-      for (const metric of scope.metrics) {
-        const record = {
-          descriptor: metric.descriptor,
-          dataPointType: metric.dataPointType,
-          dataPoints: metric.dataPoints,
-        };
-        try {
-          process.stderr.write(`${inspect(record, { depth: 6, breakLength: 120, colors: false })}\n`);
-        } catch {}
-      }
-    }
-  }
-  forceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  shutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 /** OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, as the spec's table (and the official exporter). */
 function temporalitySelector(sdk: Sdk, preference: string): Selector {
@@ -84,7 +56,6 @@ interface ReaderOptions {
   interval: number;
   timeout: number;
   temporality: Selector;
-  label: string;
 }
 
 /**
@@ -93,11 +64,7 @@ interface ReaderOptions {
  * timeout. Same OTEL_METRIC_EXPORT_INTERVAL / _TIMEOUT semantics; every timer is unref'd, exports run with
  * tracing suppressed, one at a time.
  */
-function periodicReader(
-  sdk: Sdk,
-  exporter: PushMetricExporter,
-  options: ReaderOptions,
-): { reader: MetricReader; exportNow(): Promise<boolean> } {
+function periodicReader(sdk: Sdk, slot: Slot<ResourceMetrics>, options: ReaderOptions): PushReader {
   const api = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
   const { suppressTracing } = require('@opentelemetry/core') as typeof import('@opentelemetry/core');
 
@@ -107,7 +74,7 @@ function periodicReader(
       guard.unref();
       api.context.with(suppressTracing(api.context.active()), () => {
         try {
-          exporter.export(metrics, (result) => {
+          slot.exporter().export(metrics, (result) => {
             clearTimeout(guard);
             resolve(result.code === SUCCESS ? undefined : log.reason(result.error ?? 'export failed'));
           });
@@ -147,7 +114,7 @@ function periodicReader(
       const why = await send(resourceMetrics);
       if (why)
         log.warnExport(
-          `exporting metrics (${options.label}) failed: ${why} — the next export sends them again`,
+          redactUrls(`exporting metrics (${slot.label}) failed: ${why} — the next export sends them again`),
         );
       return why === undefined;
     }
@@ -157,92 +124,121 @@ function periodicReader(
     protected override async onShutdown(): Promise<void> {
       if (this.timer) clearInterval(this.timer);
       await this.exportNow();
-      await exporter.shutdown();
+      await slot.shutdown();
     }
   }
   const reader = new Reader();
-  return { reader, exportNow: () => reader.exportNow() };
+  return { slot, reader, exportNow: () => reader.exportNow() };
 }
 
-function otlpReader(settings: Settings, sdk: Sdk, options: Omit<ReaderOptions, 'label'>): PushReader {
-  const target = otlpTarget(settings, 'metrics');
-  const label = `otlp ${target.protocol} to ${target.url}`;
-  if (target.protocol === 'grpc') {
-    const { OTLPMetricExporter } =
-      require('@opentelemetry/exporter-metrics-otlp-grpc') as typeof import('@opentelemetry/exporter-metrics-otlp-grpc');
-    const exporter = new OTLPMetricExporter({
-      url: target.url,
-      timeoutMillis: target.timeoutMillis,
-      compression: target.compression as never,
-    }) as unknown as PushMetricExporter;
-    return {
-      label,
-      ...periodicReader(sdk, exporter, { ...options, label }),
-      exportSync(metrics) {
-        // No synchronous gRPC: the export starts and is lost if the process ends first (as for spans).
-        exporter.export(metrics, () => {});
-        return false;
-      },
+/** OTEL_METRICS_EXPORTER and the OTEL_METRIC_* settings as readers (export/pipeline.ts). */
+function readersFromSettings(settings: Settings): ReaderPlan[] {
+  const out: ReaderPlan[] = [];
+  const every = { interval: settings.metricExportInterval, timeout: settings.metricExportTimeout };
+  for (const name of selected(settings.metricsExporter)) {
+    if (name === 'otlp')
+      out.push({
+        kind: 'periodic',
+        exporter: { type: 'otlp', target: otlpTarget(settings, 'metrics') },
+        ...every,
+        temporality: settings.exporterOtlpMetricsTemporalityPreference,
+      });
+    else if (name === 'console')
+      out.push({ kind: 'periodic', exporter: { type: 'console' }, ...every, temporality: 'cumulative' });
+    else if (name === 'prometheus')
+      out.push({
+        kind: 'prometheus',
+        host: settings.exporterPrometheusHost,
+        port: settings.exporterPrometheusPort,
+      });
+  }
+  return out;
+}
+
+/** The configuration file's views as the SDK's. */
+function viewOptions(sdk: Sdk, views: ViewPlan[]): import('@opentelemetry/sdk-metrics').ViewOptions[] {
+  const { AggregationType: A } = sdk;
+  return views.map((v) => {
+    const a = v.aggregation;
+    let aggregation: import('@opentelemetry/sdk-metrics').AggregationOption | undefined;
+    if (a?.kind === 'drop') aggregation = { type: A.DROP };
+    else if (a?.kind === 'sum') aggregation = { type: A.SUM };
+    else if (a?.kind === 'last_value') aggregation = { type: A.LAST_VALUE };
+    else if (a?.kind === 'explicit_bucket_histogram')
+      aggregation = a.boundaries
+        ? {
+            type: A.EXPLICIT_BUCKET_HISTOGRAM,
+            options: { boundaries: a.boundaries, recordMinMax: a.recordMinMax },
+          }
+        : { type: A.EXPLICIT_BUCKET_HISTOGRAM };
+    else if (a?.kind === 'base2_exponential_bucket_histogram')
+      aggregation = {
+        type: A.EXPONENTIAL_HISTOGRAM,
+        options: { maxSize: a.maxSize, recordMinMax: a.recordMinMax },
+      };
+    const processors: import('@opentelemetry/sdk-metrics').IAttributesProcessor[] = [];
+    if (v.attributeKeys?.included)
+      processors.push(sdk.createAllowListAttributesProcessor(v.attributeKeys.included));
+    if (v.attributeKeys?.excluded)
+      processors.push(sdk.createDenyListAttributesProcessor(v.attributeKeys.excluded));
+    const options: Record<string, unknown> = {
+      instrumentName: v.instrumentName,
+      instrumentType: v.instrumentType,
+      instrumentUnit: v.instrumentUnit,
+      meterName: v.meterName,
+      meterVersion: v.meterVersion,
+      meterSchemaUrl: v.meterSchemaUrl,
+      name: v.name,
+      description: v.description,
+      aggregation,
+      aggregationCardinalityLimit: v.cardinalityLimit,
+      attributesProcessors: processors.length ? processors : undefined,
     };
-  }
-  const json = target.protocol === 'http/json';
-  const full = {
-    ...target,
-    ca: settings.exporterOtlpCertificate,
-    cert: settings.exporterOtlpClientCertificate,
-    key: settings.exporterOtlpClientKey,
-  };
-  const { createPostingExporter, postSerialized } =
-    require('../export/otlp') as typeof import('../export/otlp');
-  const exporter = createPostingExporter<ResourceMetrics>('metrics', json, full);
-  return {
-    label,
-    ...periodicReader(sdk, exporter as unknown as PushMetricExporter, { ...options, label }),
-    exportSync(metrics, timeoutMs) {
-      const outcome = postSerialized('metrics', json, metrics, full, timeoutMs);
-      if (!outcome.ok)
-        log.warnExport(`sending the last metrics to ${target.url} failed: ${outcome.reason} — they are lost`);
-      return outcome.ok;
-    },
-  };
+    for (const k of Object.keys(options)) if (options[k] === undefined) delete options[k];
+    return options as import('@opentelemetry/sdk-metrics').ViewOptions;
+  });
 }
 
-export function createMetrics(settings: Settings, resource: Resource): MetricsSdk {
+/** `plans`, `views`: the configuration file's readers and views; without them, the settings'. */
+export function createMetrics(
+  settings: Settings,
+  resource: Resource,
+  plans?: ReaderPlan[],
+  views: ViewPlan[] = [],
+): MetricsSdk {
   const sdk = require('@opentelemetry/sdk-metrics') as typeof import('@opentelemetry/sdk-metrics');
-  const interval = settings.metricExportInterval;
-  let timeout = settings.metricExportTimeout;
-  if (timeout > interval) {
-    // As the SDK's reader: an export must end before the next one starts.
-    log.debug(`OTEL_METRIC_EXPORT_TIMEOUT ${timeout} ms is longer than the interval: using ${interval} ms`);
-    timeout = interval;
-  }
-  const temporality = temporalitySelector(sdk, settings.exporterOtlpMetricsTemporalityPreference);
-
   const push: PushReader[] = [];
   const readers: MetricReader[] = [];
   const labels: string[] = [];
   let prometheus: import('@opentelemetry/exporter-prometheus').PrometheusExporter | undefined;
-  for (const name of selected(settings.metricsExporter)) {
+  let listen: { host?: string; port: number } | undefined;
+  for (const plan of plans ?? readersFromSettings(settings)) {
+    const name = plan.kind === 'prometheus' ? 'prometheus' : plan.exporter.type;
     try {
-      if (name === 'otlp') {
-        push.push(otlpReader(settings, sdk, { interval, timeout, temporality }));
-      } else if (name === 'console') {
-        const exporter = new StderrMetricExporter();
-        const cumulative = () => sdk.AggregationTemporality.CUMULATIVE;
-        push.push({
-          label: 'console (stderr)',
-          ...periodicReader(sdk, exporter, { interval, timeout, temporality: cumulative, label: 'console' }),
-          exportSync(metrics) {
-            exporter.write(metrics);
-            return true;
-          },
-        });
-      } else if (name === 'prometheus') {
+      if (plan.kind === 'prometheus') {
         const { PrometheusExporter } =
           require('@opentelemetry/exporter-prometheus') as typeof import('@opentelemetry/exporter-prometheus');
         prometheus = new PrometheusExporter({ preventServerStart: true });
+        listen = { host: plan.host, port: plan.port };
         readers.push(prometheus);
         labels.push('prometheus');
+        continue;
+      }
+      const { interval } = plan;
+      let timeout = plan.timeout;
+      if (timeout > interval) {
+        // As the SDK's reader: an export must end before the next one starts.
+        log.debug(`metric export timeout ${timeout} ms is longer than the interval: using ${interval} ms`);
+        timeout = interval;
+      }
+      if (plan.exporter.type === 'otlp') {
+        const slot = otlpSlotTo<ResourceMetrics>(plan.exporter.target, 'metrics', () => 'metrics');
+        const temporality = temporalitySelector(sdk, plan.temporality);
+        push.push(periodicReader(sdk, slot, { interval, timeout, temporality }));
+      } else {
+        const cumulative = () => sdk.AggregationTemporality.CUMULATIVE;
+        const { consoleMetricSlot } = require('../export/console') as typeof import('../export/console');
+        push.push(periodicReader(sdk, consoleMetricSlot(), { interval, timeout, temporality: cumulative }));
       }
     } catch (err) {
       log.warn(
@@ -252,14 +248,17 @@ export function createMetrics(settings: Settings, resource: Resource): MetricsSd
   }
   for (const p of push) {
     readers.push(p.reader);
-    labels.push(p.label);
+    labels.push(p.slot.label);
   }
-  const meterProvider = new sdk.MeterProvider({ resource, readers });
+  const meterProvider = new sdk.MeterProvider({
+    resource,
+    readers,
+    ...(views.length ? { views: viewOptions(sdk, views) } : {}),
+  });
   const out: MetricsSdk = { meterProvider, readers: labels, exitFlush: exitFlush(push) };
-  if (prometheus) {
+  if (prometheus && listen) {
     const { servePrometheus } = require('./prometheus') as typeof import('./prometheus');
-    const { exporterPrometheusHost: host, exporterPrometheusPort: port } = settings;
-    servePrometheus(prometheus, resource, host, port, (url) => {
+    servePrometheus(prometheus, resource, listen.host, listen.port, (url) => {
       out.prometheusUrl = url;
     });
   }
@@ -267,10 +266,9 @@ export function createMetrics(settings: Settings, resource: Resource): MetricsSd
 }
 
 /**
- * Metrics are never "empty" like a span queue: a flush always collects. So the beforeExit flush runs once per
- * quiet moment: after it completes, the next beforeExit (caused by the flush's own request ending) does not
- * start another, and the exit that follows does not collect again unless that flush failed; work the app
- * schedules after that gets its own flush at the next beforeExit.
+ * Metrics are never "empty" like a span queue: a flush always collects. The asynchronous flush (started when
+ * a signal reaches an app that handles it) runs once per quiet moment, and the exit that follows does not
+ * collect again unless that flush failed.
  */
 function exitFlush(push: PushReader[]): ExitFlush {
   let justFlushed = false;
@@ -304,16 +302,16 @@ function exitFlush(push: PushReader[]): ExitFlush {
         }
         if (!metrics) {
           log.warn(
-            `collecting the last metrics (${p.label}) at ${why} failed: unknown SDK state — they are lost`,
+            `collecting the last metrics (${p.slot.label}) at ${why} failed: unknown SDK state — they are lost`,
           );
           continue;
         }
         if (metrics.scopeMetrics.length === 0) continue;
-        log.debug(`${why}: sending metrics (${p.label}) within ${left} ms`);
+        log.debug(`${why}: sending metrics (${p.slot.label}) within ${left} ms`);
         try {
-          p.exportSync(metrics, left);
+          p.slot.exportSync(metrics, left);
         } catch (err) {
-          log.warn(`sending the last metrics (${p.label}) failed: ${log.reason(err)} — they are lost`);
+          log.warn(`sending the last metrics (${p.slot.label}) failed: ${log.reason(err)} — they are lost`);
         }
       }
     },

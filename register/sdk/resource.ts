@@ -1,46 +1,11 @@
-// The resource every span carries. Service name: OTEL_SERVICE_NAME > service.name in resource attributes >
-// the nearest package.json of the entry script when it is outside node_modules (so a `tsx` or `next`
-// launcher does not name the service), else of the working directory > unknown_service:node.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+// The resource every span, metric and log record carries: the detectors OTEL_NODE_RESOURCE_DETECTORS names,
+// the resource attributes (with the `env` detector), and the service name of sdk/service-name.ts.
 import type { Resource, ResourceDetector } from '@opentelemetry/resources';
 import type { Settings } from '../settings/table';
 import * as log from '../util/stderr';
+import { appPackage, resolveServiceName } from './service-name';
 
 export const DISTRO_NAME = 'otel-run';
-
-interface AppPackage {
-  name?: string;
-  version?: string;
-}
-
-function nearestPackage(start: string): AppPackage | undefined {
-  let dir = start;
-  for (;;) {
-    const file = path.join(dir, 'package.json');
-    try {
-      const json = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-      return {
-        name: typeof json.name === 'string' ? json.name : undefined,
-        version: typeof json.version === 'string' ? json.version : undefined,
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        log.debug(`${file} not used for the service name: ${log.reason(err)}`);
-        return undefined;
-      }
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-}
-
-export function appPackage(entry: string | undefined, cwd: string): AppPackage | undefined {
-  const inNodeModules = entry?.split(path.sep).includes('node_modules');
-  const start = entry && path.isAbsolute(entry) && !inNodeModules ? path.dirname(entry) : cwd;
-  return nearestPackage(start);
-}
 
 /** Cloud and container detectors live in packages of their own; they are used when the app has them. */
 const OPTIONAL_DETECTORS: Record<string, { package: string; exports: string[] }> = {
@@ -81,9 +46,11 @@ function optionalDetectors(name: string, from: string[]): ResourceDetector[] {
   }
 }
 
+/** `typed`: the configuration file's attributes, applied in place of the settings' string ones. */
 export function buildResource(
   settings: Settings,
   app: { entry?: string; cwd: string; version: string },
+  typed?: import('@opentelemetry/api').Attributes,
 ): Resource {
   const resources = require('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
   const wanted = new Set(settings.resourceDetectors);
@@ -104,7 +71,10 @@ export function buildResource(
   }
 
   const pkg = appPackage(app.entry, app.cwd);
+  const service = resolveServiceName(settings, pkg);
   let resource = resources.defaultResource();
+  // The package's name and version come first, so a detector that knows better (Azure App Service names
+  // the site) still wins over them; a name the user gave is applied last.
   if (pkg?.name) {
     resource = resource.merge(
       resources.resourceFromAttributes({
@@ -114,15 +84,21 @@ export function buildResource(
     );
   }
   if (detectors.length) resource = resource.merge(resources.detectResources({ detectors }));
-  if (wanted.has('env'))
+  if (typed) resource = resource.merge(resources.resourceFromAttributes(typed));
+  else if (wanted.has('env'))
     resource = resource.merge(resources.resourceFromAttributes(settings.resourceAttributes));
-  if (settings.serviceName) {
-    resource = resource.merge(resources.resourceFromAttributes({ 'service.name': settings.serviceName }));
+  if (service.source === 'OTEL_SERVICE_NAME' || service.source === 'resource attributes') {
+    resource = resource.merge(resources.resourceFromAttributes({ 'service.name': service.name }));
   }
-  return resource.merge(
+  const built = resource.merge(
     resources.resourceFromAttributes({
       'telemetry.distro.name': DISTRO_NAME,
       'telemetry.distro.version': app.version,
     }),
   );
+  // Detectors that read asynchronously (host.id) leave the resource "pending" until someone awaits it; the
+  // synchronous exit path cannot, and serialising a pending resource logs an SDK error. Awaited now, it is
+  // settled long before any exit (no handle is added: the detectors' own reads are already under way).
+  built.waitForAsyncAttributes?.().catch(() => {});
+  return built;
 }

@@ -21,6 +21,7 @@ export interface SignalsContext {
   tracerProvider: import('@opentelemetry/api').TracerProvider;
   contextManager: FallbackContextManager;
   version: string;
+  declared?: import('../export/pipeline').DeclaredPipelines;
 }
 
 export interface Signals {
@@ -64,7 +65,7 @@ export function startSignals(ctx: SignalsContext): Signals {
   if (metricsOn(settings)) {
     try {
       const { createMetrics } = require('./metrics') as typeof import('./metrics');
-      out.metrics = createMetrics(settings, ctx.resource);
+      out.metrics = createMetrics(settings, ctx.resource, ctx.declared?.readers, ctx.declared?.views);
       out.meterProvider = out.metrics.meterProvider;
       api.metrics.setGlobalMeterProvider(out.meterProvider);
       registerExitFlush(out.metrics.exitFlush);
@@ -75,7 +76,7 @@ export function startSignals(ctx: SignalsContext): Signals {
   if (logsOn(settings)) {
     try {
       const { registerLogs } = require('./logs') as typeof import('./logs');
-      out.logs = registerLogs(settings, ctx.resource);
+      out.logs = registerLogs(settings, ctx.resource, ctx.declared?.logs);
       registerExitFlush(out.logs.exitFlush);
     } catch (err) {
       log.warn(`setting up logs failed: ${log.reason(err)} — no log records are exported`);

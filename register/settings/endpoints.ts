@@ -1,38 +1,12 @@
 // The settings of the metrics and logs signals and of the context carried in the environment: rows of the one
-// settings table (settings/table.ts spreads them into SPECS and DEFAULTS), and the spec's general-versus-per-signal
-// rules for the OTLP exporter of each signal. Types only come from settings/table.ts, so there is no load cycle.
-import type { SettingSpec, Settings } from './table';
+// settings table (settings/table.ts spreads them into SPECS and DEFAULTS; rows are built as settings/rows.ts says).
+// Where each signal's OTLP goes is export/target.ts. The field types come from settings/types.ts.
+import { anyOf, flag, int, oneOf, pairs, type SettingSpec, text } from './rows';
+import type { Settings, SignalSettings } from './types';
 
 export const METRICS_EXPORTERS = ['otlp', 'prometheus', 'console', 'none'] as const;
 export const LOGS_EXPORTERS = ['otlp', 'console', 'none'] as const;
 export const TEMPORALITY_PREFERENCES = ['cumulative', 'delta', 'lowmemory'] as const;
-
-export interface SignalSettings {
-  metricsExporter: string[];
-  logsExporter: string[];
-  metricExportInterval: number;
-  metricExportTimeout: number;
-  exporterOtlpMetricsEndpoint?: string;
-  exporterOtlpMetricsProtocol?: string;
-  exporterOtlpMetricsHeaders: Record<string, string>;
-  exporterOtlpMetricsTimeout?: number;
-  exporterOtlpMetricsCompression?: string;
-  exporterOtlpMetricsTemporalityPreference: string;
-  exporterOtlpLogsEndpoint?: string;
-  exporterOtlpLogsProtocol?: string;
-  exporterOtlpLogsHeaders: Record<string, string>;
-  exporterOtlpLogsTimeout?: number;
-  exporterOtlpLogsCompression?: string;
-  exporterPrometheusHost?: string;
-  exporterPrometheusPort: number;
-  blrpScheduleDelay: number;
-  blrpExportTimeout: number;
-  blrpMaxQueueSize: number;
-  blrpMaxExportBatchSize: number;
-  logrecordAttributeCountLimit?: number;
-  logrecordAttributeValueLengthLimit?: number;
-  processSpan: boolean;
-}
 
 const MAX_INT = 2 ** 31 - 1;
 const PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
@@ -41,119 +15,106 @@ function perSignal(signal: 'metrics' | 'logs'): SettingSpec[] {
   const Cap = signal === 'metrics' ? 'Metrics' : 'Logs';
   const ENV = `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}`;
   const what = signal === 'metrics' ? 'metrics' : 'log records';
+  const group = 'OTLP exporter';
   return [
-    {
-      key: `exporterOtlp${Cap}Endpoint` as keyof Settings,
+    text({
+      key: `exporterOtlp${Cap}Endpoint` as const,
       env: `${ENV}_ENDPOINT`,
-      kind: 'string',
-      group: 'OTLP exporter',
+      group,
       description: `full URL for ${what}, used as is`,
-    },
-    {
-      key: `exporterOtlp${Cap}Protocol` as keyof Settings,
+    }),
+    oneOf(PROTOCOLS, {
+      key: `exporterOtlp${Cap}Protocol` as const,
       env: `${ENV}_PROTOCOL`,
-      kind: 'enum',
-      values: PROTOCOLS,
-      group: 'OTLP exporter',
+      group,
       description: `wire protocol for ${what}`,
-    },
-    {
-      key: `exporterOtlp${Cap}Headers` as keyof Settings,
+    }),
+    pairs({
+      key: `exporterOtlp${Cap}Headers` as const,
       env: `${ENV}_HEADERS`,
-      kind: 'kv',
       secret: true,
-      group: 'OTLP exporter',
+      group,
       description: `headers for ${what} requests`,
-    },
-    {
-      key: `exporterOtlp${Cap}Timeout` as keyof Settings,
+    }),
+    int({
+      key: `exporterOtlp${Cap}Timeout` as const,
       env: `${ENV}_TIMEOUT`,
-      kind: 'int',
       min: 1,
       max: MAX_INT,
-      group: 'OTLP exporter',
+      group,
       description: `request timeout for ${what}, ms`,
-    },
-    {
-      key: `exporterOtlp${Cap}Compression` as keyof Settings,
+    }),
+    oneOf(['gzip', 'none'], {
+      key: `exporterOtlp${Cap}Compression` as const,
       env: `${ENV}_COMPRESSION`,
-      kind: 'enum',
-      values: ['gzip', 'none'],
-      group: 'OTLP exporter',
+      group,
       description: `compression for ${what}`,
-    },
+    }),
   ];
 }
 
-function int(
-  key: keyof SignalSettings,
+function count<K extends keyof SignalSettings>(
+  key: K,
   env: string,
   min: number,
   max: number,
   description: string,
-): SettingSpec {
-  return { key, env, kind: 'int', min, max, group: 'Metrics and logs', description };
+) {
+  return int({ key, env, min, max, group: 'Metrics and logs', description });
 }
 
 export const SIGNAL_SPECS: readonly SettingSpec[] = [
-  {
+  anyOf(METRICS_EXPORTERS, {
     key: 'metricsExporter',
     env: 'OTEL_METRICS_EXPORTER',
-    kind: 'enumList',
-    values: METRICS_EXPORTERS,
     group: 'Metrics and logs',
     description: 'where metrics go (console writes to stderr)',
-  },
-  {
+  }),
+  anyOf(LOGS_EXPORTERS, {
     key: 'logsExporter',
     env: 'OTEL_LOGS_EXPORTER',
-    kind: 'enumList',
-    values: LOGS_EXPORTERS,
     group: 'Metrics and logs',
     description: 'where log records go (console writes to stderr)',
-  },
-  int('metricExportInterval', 'OTEL_METRIC_EXPORT_INTERVAL', 1, MAX_INT, 'ms between metric exports'),
-  int('metricExportTimeout', 'OTEL_METRIC_EXPORT_TIMEOUT', 1, MAX_INT, 'ms a metric export may take'),
-  {
+  }),
+  count('metricExportInterval', 'OTEL_METRIC_EXPORT_INTERVAL', 1, MAX_INT, 'ms between metric exports'),
+  count('metricExportTimeout', 'OTEL_METRIC_EXPORT_TIMEOUT', 1, MAX_INT, 'ms a metric export may take'),
+  oneOf(TEMPORALITY_PREFERENCES, {
     key: 'exporterOtlpMetricsTemporalityPreference',
     env: 'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE',
-    kind: 'enum',
-    values: TEMPORALITY_PREFERENCES,
     group: 'Metrics and logs',
     description: 'aggregation temporality of OTLP metrics',
-  },
-  {
+  }),
+  text({
     key: 'exporterPrometheusHost',
     env: 'OTEL_EXPORTER_PROMETHEUS_HOST',
-    kind: 'string',
     group: 'Metrics and logs',
     description: 'address the Prometheus endpoint listens on (default: all interfaces)',
-  },
-  int(
+  }),
+  count(
     'exporterPrometheusPort',
     'OTEL_EXPORTER_PROMETHEUS_PORT',
     0,
     65535,
     'Prometheus port (0: any free port)',
   ),
-  int('blrpScheduleDelay', 'OTEL_BLRP_SCHEDULE_DELAY', 0, MAX_INT, 'ms between log record exports'),
-  int('blrpExportTimeout', 'OTEL_BLRP_EXPORT_TIMEOUT', 0, MAX_INT, 'ms a log record export may take'),
-  int(
+  count('blrpScheduleDelay', 'OTEL_BLRP_SCHEDULE_DELAY', 0, MAX_INT, 'ms between log record exports'),
+  count('blrpExportTimeout', 'OTEL_BLRP_EXPORT_TIMEOUT', 0, MAX_INT, 'ms a log record export may take'),
+  count(
     'blrpMaxQueueSize',
     'OTEL_BLRP_MAX_QUEUE_SIZE',
     1,
     MAX_INT,
     'log records held before new ones are dropped',
   ),
-  int('blrpMaxExportBatchSize', 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', 1, MAX_INT, 'log records per export'),
-  int(
+  count('blrpMaxExportBatchSize', 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', 1, MAX_INT, 'log records per export'),
+  count(
     'logrecordAttributeCountLimit',
     'OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT',
     0,
     MAX_INT,
     'attributes per log record',
   ),
-  int(
+  count(
     'logrecordAttributeValueLengthLimit',
     'OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT',
     0,
@@ -162,13 +123,12 @@ export const SIGNAL_SPECS: readonly SettingSpec[] = [
   ),
   ...perSignal('metrics'),
   ...perSignal('logs'),
-  {
+  flag({
     key: 'processSpan',
     env: 'OTEL_RUN_PROCESS_SPAN',
-    kind: 'boolean',
     group: 'otel-run',
     description: 'one span for the whole process run, with the work of the process under it',
-  },
+  }),
 ];
 
 export const SIGNAL_DEFAULTS: SignalSettings = {
@@ -198,33 +158,4 @@ export function metricsOn(s: Settings): boolean {
 
 export function logsOn(s: Settings): boolean {
   return selected(s.logsExporter).length > 0;
-}
-
-/** Where one signal's OTLP exporter sends, after the spec's general-versus-per-signal rules. */
-export interface OtlpTarget {
-  protocol: string;
-  url: string;
-  headers: Record<string, string>;
-  timeoutMillis: number;
-  compression: 'gzip' | 'none';
-}
-
-export function otlpTarget(s: Settings, signal: 'metrics' | 'logs'): OtlpTarget {
-  const m = signal === 'metrics';
-  const protocol = (m ? s.exporterOtlpMetricsProtocol : s.exporterOtlpLogsProtocol) ?? s.exporterOtlpProtocol;
-  const own = m ? s.exporterOtlpMetricsEndpoint : s.exporterOtlpLogsEndpoint;
-  const grpc = protocol === 'grpc';
-  const base = s.exporterOtlpEndpoint ?? (grpc ? 'http://localhost:4317' : 'http://localhost:4318');
-  const url = own ?? (grpc ? base : `${base.replace(/\/+$/, '')}/v1/${signal}`);
-  return {
-    protocol,
-    url,
-    headers: { ...s.exporterOtlpHeaders, ...(m ? s.exporterOtlpMetricsHeaders : s.exporterOtlpLogsHeaders) },
-    timeoutMillis: (m ? s.exporterOtlpMetricsTimeout : s.exporterOtlpLogsTimeout) ?? s.exporterOtlpTimeout,
-    compression:
-      ((m ? s.exporterOtlpMetricsCompression : s.exporterOtlpLogsCompression) ??
-        s.exporterOtlpCompression) === 'gzip'
-        ? 'gzip'
-        : 'none',
-  };
 }

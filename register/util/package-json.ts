@@ -46,14 +46,40 @@ export function findNearestPackage(startDir: string, options: FindOptions = {}):
   }
 }
 
+/**
+ * The package.json of the package `name` from `startDir` up: for a package whose "exports" hides its
+ * package.json (@opentelemetry/api), found from the file require.resolve gave. A nested package.json on the
+ * way (a build folder's `{"type": "module"}`) is walked past.
+ */
+export function findOwningPackage(startDir: string, name: string): NearestPackage | undefined {
+  let dir = startDir;
+  for (;;) {
+    const found = findNearestPackage(dir);
+    if (!found) return undefined;
+    if (found.json?.name === name) return found;
+    const parent = path.dirname(found.dir);
+    if (parent === found.dir) return undefined;
+    dir = parent;
+  }
+}
+
 /** The folder of the nearest package.json from `startDir` up (existence only, nothing parsed). */
 export function findPackageRoot(startDir: string): string | undefined {
   let dir = path.resolve(startDir);
   for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (exists(path.join(dir, 'package.json'))) return dir;
     const parent = path.dirname(dir);
     if (parent === dir) return undefined;
     dir = parent;
+  }
+}
+
+/** existsSync, except that it throws under Node's permission model for a path outside --allow-fs-read. */
+function exists(file: string): boolean {
+  try {
+    return fs.existsSync(file);
+  } catch {
+    return false;
   }
 }
 

@@ -1,5 +1,12 @@
 // Everything otel-run says inside a user's process goes through here: one line per problem, on stderr
 // (never stdout, which belongs to the app), each distinct message once per process.
+//
+// Written to file descriptor 2 directly, never through process.stderr: a stream whose reader went away
+// (a daemon's log pipe closed) fails with EPIPE as an 'error' event, and with no listener that is an uncaught
+// exception in the app, which ended a healthy app with code 1 because of our warning. writeSync throws
+// instead, and the line is dropped. Node makes stdio pipes and files blocking, so the lines keep their order
+// with the app's own writes.
+import * as fs from 'node:fs';
 
 export type Level = 'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' | 'all';
 
@@ -20,10 +27,17 @@ export function isEnabled(level: Level): boolean {
 function write(line: string): void {
   if (said.has(line)) return;
   said.add(line);
+  writeStderr(`otel-run: ${line}\n`);
+}
+
+/** Writes to fd 2 and never fails: stderr closed or broken, there is nowhere left to say it. */
+export function writeStderr(text: string): void {
   try {
-    process.stderr.write(`otel-run: ${line}\n`);
+    const bytes = Buffer.from(text, 'utf8');
+    let at = 0;
+    while (at < bytes.length) at += fs.writeSync(2, bytes, at);
   } catch {
-    // stderr closed: nowhere left to say it, and the app must not notice.
+    // EPIPE, EBADF, EAGAIN: dropped, and the app must not notice.
   }
 }
 

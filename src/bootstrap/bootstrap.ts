@@ -9,57 +9,24 @@ import spawn from 'cross-spawn';
 import { OWN_ROOT } from '../../register/contract';
 import { CATALOG, type CatalogEntry } from '../../register/discovery/catalog';
 import { resolutionFolders } from '../../register/discovery/discover';
+import { type Line, lineFor, pinOf } from '../../register/discovery/lines';
 import { isBuiltinTarget } from '../../register/discovery/manifest';
+import { findPackageRoot } from '../../register/util/package-json';
 import { UsageError } from '../common/flags';
 import { parseSubcommand } from '../common/parse-args';
+import { installedTree, lockfileTree } from './tree';
 
 /**
- * Versions to install: the 0.223 / 2.12 line that runs on Node 20 (what @opentelemetry/auto-instrumentations-node
- * 0.81.2 depends on, as installed and tested here). Exact, so what is installed is what otel-run was tested with.
+ * Versions to install, from the generated catalog (register/discovery/lines.ts picks the line): on Node < 22.15
+ * the 0.2xx line the catalog was generated from (what @opentelemetry/auto-instrumentations-node 0.81.2 depends
+ * on, installed and tested here; exact, so what is installed is what otel-run was tested with); from Node 22.15
+ * the 0.30x line the newest auto-instrumentations-node depends on (it requires Node >= 22.15).
  */
-export const PINS: Readonly<Record<string, string>> = {
-  amqplib: '0.70.0',
-  'aws-lambda': '0.75.0',
-  'aws-sdk': '0.78.0',
-  bunyan: '0.68.0',
-  'cassandra-driver': '0.68.0',
-  connect: '0.66.0',
-  cucumber: '0.39.0',
-  dataloader: '0.40.0',
-  dns: '0.66.0',
-  express: '0.71.1',
-  fs: '0.42.0',
-  'generic-pool': '0.66.0',
-  graphql: '0.71.0',
-  grpc: '0.223.0',
-  hapi: '0.69.0',
-  'host-metrics': '0.6.0',
-  http: '0.223.0',
-  ioredis: '0.71.0',
-  kafkajs: '0.32.0',
-  knex: '0.67.0',
-  koa: '0.71.0',
-  'lru-memoizer': '0.67.0',
-  memcached: '0.66.0',
-  mongodb: '0.76.0',
-  mongoose: '0.69.0',
-  mysql: '0.69.1',
-  mysql2: '0.69.0',
-  'nestjs-core': '0.70.0',
-  net: '0.67.0',
-  openai: '0.21.0',
-  oracledb: '0.48.0',
-  pg: '0.76.0',
-  pino: '0.69.0',
-  redis: '0.71.0',
-  restify: '0.68.0',
-  router: '0.67.0',
-  'runtime-node': '0.36.1',
-  'socket.io': '0.70.0',
-  tedious: '0.42.0',
-  undici: '0.33.0',
-  winston: '0.68.1',
-};
+export function pinsFor(nodeVersion: string = process.versions.node): Readonly<Record<string, string>> {
+  return Object.fromEntries(CATALOG.map((e) => [e.name, pinOf(e, nodeVersion)]));
+}
+
+export const PINS = pinsFor();
 
 /**
  * Libraries users depend on whose instrumentation hooks another module they pull in: the AWS SDK v3 clients
@@ -82,9 +49,11 @@ export type Status = 'missing' | 'outdated' | 'installed' | 'incompatible' | 'sh
 
 export interface LibraryReport {
   library: string;
-  /** The installed version, else the range package.json declares. */
+  /** The installed version (or the lockfile's), else the range package.json declares. */
   version: string | null;
-  versionSource: 'installed' | 'declared';
+  versionSource: 'installed' | 'lockfile' | 'declared';
+  /** The app's direct dependency that brings the library (`express@5.2.1`), null for a direct dependency. */
+  via: string | null;
   instrumentation: string | null;
   package: string | null;
   pin: string | null;
@@ -105,6 +74,10 @@ export interface PackageManager {
 export interface BootstrapReport {
   root: string;
   packageManager: PackageManager;
+  /** Where the libraries were read: the installed tree, npm's lockfile, or package.json's dependencies alone. */
+  tree: 'node_modules' | 'lockfile' | 'package.json';
+  /** The instrumentation line installed: 0.2xx below Node 22.15, 0.30x from it. */
+  line: Line & { nodeVersion: string };
   libraries: LibraryReport[];
   /** `package@version` for every missing instrumentation. */
   install: string[];
@@ -121,17 +94,6 @@ interface AppManifest {
 
 function readJson(file: string): unknown {
   return JSON.parse(fs.readFileSync(file, 'utf8'));
-}
-
-/** The nearest folder with a package.json, from `cwd` up. */
-export function findRoot(cwd: string): string | undefined {
-  let dir = path.resolve(cwd);
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
 }
 
 const LOCKFILES: ReadonlyArray<[string, PackageManager['name']]> = [
@@ -212,8 +174,49 @@ function shippedNames(): Set<string> {
   return new Set(CATALOG.filter((e) => own[e.package] !== undefined).map((e) => e.name));
 }
 
+interface Found {
+  library: string;
+  version: string;
+  versionSource: LibraryReport['versionSource'];
+  via: string | null;
+}
+
+/**
+ * The app's libraries: every package of its runtime tree (installed, else from npm's lockfile), and the
+ * declared dependencies not in it (nothing installed and no lockfile otel-run reads: package.json alone).
+ */
+function findLibraries(
+  root: string,
+  manifest: AppManifest,
+  lockfile: string | null,
+): { found: Found[]; tree: BootstrapReport['tree'] } {
+  const deps: Record<string, string> = { ...manifest.optionalDependencies, ...manifest.dependencies };
+  const tree = installedTree(root, manifest) ?? lockfileTree(root, lockfile);
+  const found: Found[] = (tree?.packages ?? []).map((p) => ({
+    library: p.name,
+    version: p.version,
+    versionSource: tree?.source === 'lockfile' ? 'lockfile' : 'installed',
+    via: p.via,
+  }));
+  const seen = new Set(found.map((f) => f.library));
+  for (const [library, range] of Object.entries(deps)) {
+    if (!seen.has(library)) found.push({ library, version: range, versionSource: 'declared', via: null });
+  }
+  // Direct dependencies first, by name; then the transitive ones, by name.
+  found.sort((x, y) => Number(x.via !== null) - Number(y.via !== null) || x.library.localeCompare(y.library));
+  return { found, tree: tree?.source ?? 'package.json' };
+}
+
+/** `router (via express 5.2.1)`: what the text report and doctor call a library. */
+export function libraryLabel(l: Pick<LibraryReport, 'library' | 'via'>, version?: string | null): string {
+  const name = version ? `${l.library}@${version}` : l.library;
+  if (!l.via) return name;
+  const at = l.via.lastIndexOf('@');
+  return `${name} (via ${at > 0 ? `${l.via.slice(0, at)} ${l.via.slice(at + 1)}` : l.via})`;
+}
+
 export function analyse(cwd: string): BootstrapReport {
-  const root = findRoot(cwd);
+  const root = findPackageRoot(cwd);
   if (!root) {
     throw new UsageError(
       `no package.json in ${cwd} or above (otel-run bootstrap)`,
@@ -224,23 +227,36 @@ export function analyse(cwd: string): BootstrapReport {
   const semver = require('semver') as Semver;
   const folders = resolutionFolders(root);
   const shipped = shippedNames();
-  // Runtime dependencies only: devDependencies (test runners, build tools) do not run in production.
-  const deps: Record<string, string> = { ...manifest.optionalDependencies, ...manifest.dependencies };
+  const packageManager = detectPackageManager(root, manifest);
+  const { found, tree } = findLibraries(root, manifest, packageManager.lockfile);
+  const versions = new Map(
+    found.filter((f) => f.versionSource !== 'declared').map((f) => [f.library, f.version]),
+  );
+  const versionOf = (name: string): string | null => versions.get(name) ?? installedVersion(folders, name);
   const byName = new Map(CATALOG.map((e) => [e.name, e]));
   const byTarget = new Map<string, CatalogEntry>();
   for (const e of CATALOG) {
     for (const t of Object.keys(e.targets)) if (!isBuiltinTarget(t)) byTarget.set(t, e);
   }
+  const line = lineFor();
+  const pins = pinsFor();
 
+  // Each library an instrumentation covers, with whether its version is supported.
+  const groups = new Map<
+    string,
+    { entry: CatalogEntry; libs: { f: Found; supported: string | null; ok: boolean | null }[] }
+  >();
   const libraries: LibraryReport[] = [];
-  for (const [library, declaredRange] of Object.entries(deps).sort(([a], [b]) => a.localeCompare(b))) {
-    const installed = installedVersion(folders, library);
-    const version = installed ?? declaredRange;
-    const versionSource = installed ? 'installed' : 'declared';
-    const base = { library, version, versionSource } as const;
-    if (UNSUPPORTED[library]) {
+  for (const f of found) {
+    const { library, version } = f;
+    const direct = f.via === null;
+    const installed = f.versionSource !== 'declared';
+    if (direct && UNSUPPORTED[library]) {
       libraries.push({
-        ...base,
+        library,
+        version,
+        versionSource: f.versionSource,
+        via: null,
         instrumentation: null,
         package: null,
         pin: null,
@@ -251,18 +267,25 @@ export function analyse(cwd: string): BootstrapReport {
       });
       continue;
     }
-    const alias = ALIASES.find((a) => a.match(library));
+    // Aliases name what users depend on directly (an AWS SDK v3 client); the tree has the modules hooked.
+    const alias = direct ? ALIASES.find((a) => a.match(library)) : undefined;
     const entry = byTarget.get(library) ?? (alias ? byName.get(alias.instrumentation) : undefined);
     if (!entry) continue;
-    // Several aws clients map to one instrumentation: report it once.
-    if (alias && libraries.some((l) => l.instrumentation === entry.name)) continue;
+    let group = groups.get(entry.name);
+    if (!group) {
+      group = { entry, libs: [] };
+      groups.set(entry.name, group);
+    }
+    // Several aws clients map to one instrumentation: counted once.
+    if (alias && !entry.targets[library] && group.libs.some((l) => !l.f.via && !entry.targets[l.f.library]))
+      continue;
 
     let supported = entry.targets[library] ?? null;
     let ok: boolean | null = supported ? fits(semver, version, !installed, supported) : null;
     if (!supported) {
       // Matched through an alias: check the modules the instrumentation really hooks, when installed.
       const hooked = Object.entries(entry.targets)
-        .map(([module, range]) => ({ module, range, version: installedVersion(folders, module) }))
+        .map(([module, range]) => ({ module, range, version: versionOf(module) }))
         .filter((t) => t.version !== null);
       supported = (
         hooked.length ? hooked : Object.entries(entry.targets).map(([module, range]) => ({ module, range }))
@@ -273,49 +296,77 @@ export function analyse(cwd: string): BootstrapReport {
     }
     if (entry.name === 'redis' && ok === false && library === 'redis') {
       // redis 4+ is hooked through @redis/client, its own dependency.
-      const client = installedVersion(folders, '@redis/client');
+      const client = versionOf('@redis/client');
       supported = entry.targets['@redis/client'] ?? supported;
       ok =
         client !== null
           ? fits(semver, client, false, supported ?? '*')
           : fits(semver, version, !installed, '>=4');
     }
-    const report: LibraryReport = {
-      ...base,
-      instrumentation: entry.name,
-      package: entry.package,
-      pin: PINS[entry.name] ?? null,
-      supported,
-      status: 'missing',
-      installedVersion: installedVersion(folders, entry.package),
-      reason: '',
-    };
-    if (shipped.has(entry.name)) {
-      report.status = 'shipped';
-      report.reason = 'comes with otel-run';
-    } else if (ok === false) {
-      report.status = 'incompatible';
-      report.reason = `${library}@${version} is outside the supported ${supported}`;
-    } else if (report.installedVersion && report.pin && older(semver, report.installedVersion, report.pin)) {
-      // An older 0.x line is another API: installing the pin upgrades it, as opentelemetry-bootstrap does.
-      report.status = 'outdated';
-      report.reason = `installed ${report.installedVersion}, older than the ${report.pin} otel-run is tested with`;
-    } else if (report.installedVersion) {
-      report.status = 'installed';
-      report.reason =
-        report.pin && report.installedVersion !== report.pin
-          ? `installed ${report.installedVersion} (otel-run is tested with ${report.pin})`
-          : `installed ${report.installedVersion}`;
-    } else {
-      report.reason =
-        ok === null
-          ? `cannot check ${version} against ${supported}`
-          : installed
-            ? ''
-            : 'library version from package.json (not installed yet)';
-    }
-    libraries.push(report);
+    group.libs.push({ f, supported, ok });
   }
+
+  for (const { entry, libs } of groups.values()) {
+    // One row per direct library the instrumentation supports; a transitive one only when no direct one
+    // brings it (pg-pool comes with pg: pg's row says it); the unsupported ones when none is supported.
+    // The redis row stands for @redis/client, which it brings (checked above).
+    const usable = libs.filter((l) => l.ok !== false);
+    const pool = usable.length ? usable : libs;
+    // A library the instrumentation hooks says more than the alias that brought it (express via
+    // @nestjs/platform-express, not the adapter itself).
+    const hooked = pool.filter((l) => entry.targets[l.f.library] !== undefined);
+    const pick = hooked.length ? hooked : pool;
+    const directRows = pick.filter((l) => l.f.via === null);
+    const rows = directRows.length ? directRows : pick.slice(0, 1);
+    for (const { f, supported, ok } of rows) {
+      const report: LibraryReport = {
+        library: f.library,
+        version: f.version,
+        versionSource: f.versionSource,
+        via: f.via,
+        instrumentation: entry.name,
+        package: entry.package,
+        pin: pins[entry.name] ?? null,
+        supported,
+        status: 'missing',
+        installedVersion: installedVersion(folders, entry.package),
+        reason: '',
+      };
+      const pin = report.pin?.replace(/^\^/, '') ?? null;
+      if (shipped.has(entry.name)) {
+        report.status = 'shipped';
+        report.reason = 'comes with otel-run';
+      } else if (ok === false) {
+        report.status = 'incompatible';
+        report.reason = `${f.library}@${f.version} is outside the supported ${supported}${line.name === '0.2xx' ? ` (the ${line.name} line that runs on Node ${process.versions.node}; the 0.30x line needs Node >= 22.15)` : ''}`;
+      } else if (report.installedVersion && pin && older(semver, report.installedVersion, pin)) {
+        // An older 0.x line is another API: installing the pin upgrades it, as opentelemetry-bootstrap does.
+        report.status = 'outdated';
+        report.reason = `installed ${report.installedVersion}, older than the ${report.pin} otel-run is tested with`;
+      } else if (report.installedVersion) {
+        report.status = 'installed';
+        report.reason =
+          report.pin &&
+          report.installedVersion !== pin &&
+          !semver.satisfies(report.installedVersion, report.pin)
+            ? `installed ${report.installedVersion} (otel-run is tested with ${report.pin})`
+            : `installed ${report.installedVersion}`;
+      } else {
+        report.reason =
+          ok === null
+            ? `cannot check ${f.version} against ${supported}`
+            : f.versionSource === 'declared'
+              ? 'library version from package.json (not installed yet)'
+              : f.versionSource === 'lockfile'
+                ? 'library version from the lockfile (not installed yet)'
+                : '';
+      }
+      libraries.push(report);
+    }
+  }
+  libraries.sort(
+    (x, y) => Number(x.via !== null) - Number(y.via !== null) || x.library.localeCompare(y.library),
+  );
 
   const install = [
     ...new Set(
@@ -323,11 +374,12 @@ export function analyse(cwd: string): BootstrapReport {
         .filter((l) => (l.status === 'missing' || l.status === 'outdated') && l.package)
         .map((l) => `${l.package}@${l.pin}`),
     ),
-  ];
-  const packageManager = detectPackageManager(root, manifest);
+  ].sort();
   return {
     root,
     packageManager,
+    tree,
+    line: { ...line, nodeVersion: process.versions.node },
     libraries,
     install,
     command: install.length ? installCommand(packageManager, root, install) : null,
@@ -337,12 +389,21 @@ export function analyse(cwd: string): BootstrapReport {
 function text(r: BootstrapReport): string {
   const pm = r.packageManager;
   const from = pm.lockfile ? path.relative(r.root, pm.lockfile) || pm.lockfile : 'no lockfile: default';
-  const lines = [`otel-run bootstrap: ${r.root} (${pm.name}, ${from})`, ''];
+  const read = {
+    node_modules: 'the installed tree',
+    lockfile: 'the lockfile',
+    'package.json': 'package.json',
+  }[r.tree];
+  const lines = [
+    `otel-run bootstrap: ${r.root} (${pm.name}, ${from})`,
+    `  libraries from ${read}; instrumentations of the ${r.line.name} line (Node ${r.line.nodeVersion})`,
+    '',
+  ];
   if (r.libraries.length === 0) {
     lines.push('  No dependency of this app has a contrib instrumentation.');
   } else {
     const rows = r.libraries.map((l) => [
-      `${l.library}@${l.version}`,
+      libraryLabel(l, l.version),
       l.package ? `${l.package}${l.status === 'missing' || l.status === 'outdated' ? `@${l.pin}` : ''}` : '-',
       l.status,
       l.reason,
@@ -358,7 +419,8 @@ function text(r: BootstrapReport): string {
     }
   }
   lines.push(
-    '  http, https and fetch (undici) are traced by the instrumentations that come with otel-run.',
+    '  http, https and fetch (undici) are traced by the instrumentations that come with otel-run;',
+    '  net and dns come with it too, off unless named (--enable net,dns).',
     '',
   );
   if (r.command) {
@@ -415,6 +477,16 @@ export async function run(argv: string[]): Promise<number> {
   const ended = parseSubcommand(program, argv);
   if (ended !== undefined) return ended;
   const opts = program.opts<{ install?: boolean; json?: boolean }>();
+  const pnp = (require('../../register/util/pnp') as typeof import('../../register/util/pnp')).pnpManifest(
+    process.cwd(),
+  );
+  if (pnp) {
+    // Discovery reads node_modules folders: under PnP its answer would be wrong, not just empty.
+    const { PNP_UNSUPPORTED } =
+      require('../../register/util/pnp') as typeof import('../../register/util/pnp');
+    process.stderr.write(`otel-run: ${PNP_UNSUPPORTED} (${pnp})\n`);
+    return 1;
+  }
   const report = analyse(process.cwd());
   process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : text(report));
   if (opts.install && report.command) return runInstall(report, !!opts.json);

@@ -1,26 +1,33 @@
-// The CLI's side of the configuration: finds the config file with cosmiconfig (from the working directory up
-// to the project root, or the one --config / OTEL_RUN_CONFIG names), validates it with the same checks as the
-// preload (register/config/validate.ts), and folds it under the environment and the flags:
-// flag > OTEL_* variable > config file > default. The child gets the result as its environment, with
+// The CLI's configuration pipeline, the one run, list, env and doctor use: the config file is found and read
+// once (register/config/search.ts and load.ts, the preload's own search and loader), checked by the settings
+// table (register/config/validate.ts), and layered with the flags, the environment and the --verbose/--view
+// defaults by the one precedence (register/config/resolve.ts). A child gets the result as its environment, with
 // OTEL_RUN_RESOLVED set so no process of the tree reads the file again.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type * as Load from '../../register/config/load';
 import type { LoadedConfig } from '../../register/config/load';
-import type * as Read from '../../register/config/read';
-import { configCandidates, findConfigFile, MODULE_NAME, SEARCH_PLACES } from '../../register/config/search';
-import type * as Validate from '../../register/config/validate';
+import {
+  layerInstrumentations,
+  type Origin,
+  parseInstrumentationsEnv,
+  resolveLayers,
+} from '../../register/config/resolve';
+import {
+  describeRefused,
+  type NearMiss,
+  type Refused,
+  type Search,
+  searchConfig,
+} from '../../register/config/search';
 import type { CheckedConfig, ConfigProblem, Instrumentations } from '../../register/config/validate';
-import { ENV_CONFIG_MODULE, ENV_INSTRUMENTATION_CONFIG, ENV_RESOLVED } from '../../register/contract';
-
-// Loaded once there is a config file to read: without one (the usual run) the CLI hands over sooner.
-const load = () => require('../../register/config/load') as typeof Load;
-const read = () => require('../../register/config/read') as typeof Read;
-const validate = () => require('../../register/config/validate') as typeof Validate;
-
-const SEARCH_HINT =
-  'without --config, otel-run looks for .otel-runrc(.json|.yaml|.yml|.js|.cjs|.mjs), otel-run.config.(js|cjs|mjs) or an "otel-run" key in package.json, from the working directory up to the folder with package.json';
+import {
+  ENV_CONFIG_MODULE,
+  ENV_INSTRUMENTATION_CONFIG,
+  ENV_INSTRUMENTATIONS_FILE,
+  ENV_RESOLVED,
+  MAX_ENV_JSON,
+} from '../../register/contract';
+import { type Problem, readSettings, type Settings } from '../../register/settings/table';
+import { VIEW_OFF, viewExporters } from './flags';
 
 /** Problems that stop the CLI before the app starts (exit 2), each with where and how to fix it. */
 export class ConfigError extends Error {
@@ -42,122 +49,156 @@ export class ConfigError extends Error {
   }
 }
 
-function fromFileError(err: Load.ConfigFileError): ConfigError {
-  return new ConfigError(err.file, [{ message: err.message, hint: err.hint, line: err.line }]);
+export interface CliConfigInput {
+  /** The variables the flags set (src/common/flags.ts flagsToEnv). */
+  flags: Record<string, string>;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** --verbose: OTEL_LOG_LEVEL=info unless a flag or the environment sets the level. */
+  verbose?: boolean;
+  /** --view: the terminal view as the traces exporter, metrics and logs off unless something sets them. */
+  view?: boolean;
 }
 
-/** V8 reports an ES module's syntax error without its line; `node --check` prints it (on the error path only). */
-function syntaxErrorLine(file: string): number | undefined {
-  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
-  const r = spawnSync(process.execPath, ['--check', file], {
-    encoding: 'utf8',
-    env: { ...process.env, NODE_OPTIONS: '' },
-    timeout: 10_000,
-  });
-  const m = new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:(\\d+)`, 'm').exec(r.stderr ?? '');
-  return m ? Number(m[1]) : undefined;
+export interface Resolved {
+  settings: Settings;
+  /** Every setting's variable, with where its value came from. */
+  origins: Record<string, Origin>;
+  /** The variables a child process gets from flags, environment and file (not the table's defaults). */
+  vars: Record<string, string>;
+  /** Values the settings table could not use. */
+  problems: Problem[];
+  configFile?: string;
+  /** The config file's per-instrumentor options. */
+  instrumentations: Instrumentations;
+  /** Some of those options are functions: the preload takes them from the file (OTEL_RUN_CONFIG_MODULE). */
+  hasFunctions: boolean;
+  /** Files named like a config file that otel-run does not read. */
+  nearMisses: readonly NearMiss[];
+  /** Config files found but not used: another user could have written them (register/config/trust.ts). */
+  refused: readonly Refused[];
+  /** Only with `keepGoing`: the config file's problems (the file is then left out). */
+  fileError?: ConfigError;
 }
 
-type CosmiconfigModule = typeof import('cosmiconfig');
-
-// tsc (module: commonjs) would turn a literal import() into require(), which cannot load an ES module on every
-// Node we support; this keeps the real dynamic import.
-const importModule = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<unknown>;
-
-/** .js/.cjs/.mjs through import(): ES modules on every Node, CommonJS as module.exports. */
-async function loadJs(file: string): Promise<unknown> {
+/** Reads and checks the file that applies; throws ConfigError listing every problem. */
+async function readFile(search: Search): Promise<(CheckedConfig & { file: string }) | undefined> {
+  // Required only once a file was found: with none, the CLI loads neither.
+  const { ConfigFileError, loadFirstAsync, locateLine } =
+    require('../../register/config/load') as typeof import('../../register/config/load');
+  const { checkConfig } =
+    require('../../register/config/validate') as typeof import('../../register/config/validate');
+  let loaded: LoadedConfig | undefined;
   try {
-    return load().moduleValue(await importModule(pathToFileURL(file).href));
+    loaded = await loadFirstAsync(search);
   } catch (err) {
-    const { ConfigFileError, jsLoadError } = load();
-    if (err instanceof ConfigFileError) throw err;
-    const e = jsLoadError(err, file);
-    if (e.line !== undefined || !(err instanceof SyntaxError)) throw e;
-    throw new ConfigFileError(e.message, file, syntaxErrorLine(file), e.hint);
+    if (err instanceof ConfigFileError)
+      throw new ConfigError(err.file, [{ message: err.message, hint: err.hint, line: err.line }]);
+    throw err;
   }
-}
-
-function explorer() {
-  const { cosmiconfig } = require('cosmiconfig') as CosmiconfigModule;
-  const { isPackageJson, parseJson, parseYaml, refuseImports } = load();
-  const yaml = (file: string, text: string) => refuseImports(file, parseYaml(file, text), text);
-  const js = async (file: string) => refuseImports(file, await loadJs(file));
-  const json = (file: string, text: string) => {
-    const value = parseJson(file, text);
-    if (isPackageJson(file)) {
-      const own = (value as Record<string, unknown> | null)?.[MODULE_NAME];
-      refuseImports(file, own, text, [MODULE_NAME]);
-    } else refuseImports(file, value, text);
-    return value;
-  };
-  return cosmiconfig(MODULE_NAME, {
-    searchPlaces: [...SEARCH_PLACES],
-    searchStrategy: 'project',
-    cache: false,
-    loaders: {
-      '.json': json,
-      '.yaml': yaml,
-      '.yml': yaml,
-      noExt: yaml,
-      '.js': js,
-      '.cjs': js,
-      '.mjs': js,
-    },
-  });
+  if (!loaded) return undefined;
+  const { file, text, prefix } = loaded;
+  const checked = checkConfig(loaded.config, (keys) => locateLine(text, [...prefix, ...keys]));
+  if (checked.problems.length) throw new ConfigError(file, checked.problems);
+  return { ...checked, file };
 }
 
 /**
- * The config file that applies: the one named (`explicit`, relative to `cwd`), else the first found from
- * `cwd` up to the project root; undefined when there is none. Throws ConfigError when it cannot be read.
+ * The settings of a command: flags, environment and config file by the one precedence. `keepGoing` (doctor):
+ * a file with problems is left out and its problems returned, instead of thrown.
  */
-export async function loadConfig(cwd: string, explicit?: string): Promise<LoadedConfig | undefined> {
-  const named = explicit?.trim() ? path.resolve(cwd, explicit.trim()) : undefined;
-  // The same cheap look the preload makes: with no file there, cosmiconfig (and its 15 modules) stays unloaded.
-  if (!named && findConfigFile(cwd) === undefined) return undefined;
-  let result: { config: unknown; filepath: string; isEmpty?: boolean } | null;
-  try {
-    result = named ? await explorer().load(named) : await explorer().search(cwd);
-  } catch (err) {
-    if (err instanceof load().ConfigFileError) throw fromFileError(err);
-    const e = err as NodeJS.ErrnoException & { filepath?: string };
-    const file = e.filepath ?? named ?? cwd;
-    if (e.code === 'ENOENT' || e.code === 'EISDIR') {
-      throw new ConfigError(file, [
-        {
-          message: e.code === 'ENOENT' ? 'config file not found' : 'is a folder, not a config file',
-          hint: SEARCH_HINT,
-        },
-      ]);
+export async function resolveConfig(input: CliConfigInput, keepGoing = false): Promise<Resolved> {
+  const flags = { ...input.flags };
+  if (input.view) flags.OTEL_TRACES_EXPORTER = viewExporters(input.flags.OTEL_TRACES_EXPORTER);
+  // Disabled: no file is read at all (a JavaScript one would run code for nothing). doctor still looks.
+  const disabled = !keepGoing && isTrue(flags.OTEL_SDK_DISABLED ?? input.env.OTEL_SDK_DISABLED);
+  const search = disabled
+    ? { files: [], named: false, nearMisses: [], texts: new Map(), refused: [] }
+    : searchConfig(input.cwd, flags.OTEL_RUN_CONFIG ?? input.env.OTEL_RUN_CONFIG);
+  let file: Awaited<ReturnType<typeof readFile>>;
+  let fileError: ConfigError | undefined;
+  // No file found: nothing is read (and js-yaml stays unloaded).
+  if (search.files.length) {
+    try {
+      file = await readFile(search);
+    } catch (err) {
+      if (!keepGoing || !(err instanceof ConfigError)) throw err;
+      fileError = err;
     }
-    throw new ConfigError(file, [{ message: `cannot be read: ${e.message.split('\n')[0]}` }]);
   }
-  if (!result) {
-    // An explicit package.json without an "otel-run" key.
-    if (named) return { file: named, config: undefined, prefix: [] };
-    return undefined;
-  }
-  const file = result.filepath;
-  const { isPackageJson, kindOf } = load();
-  const text = kindOf(file) === 'js' ? undefined : fs.readFileSync(file, 'utf8');
-  return { file, config: result.config, text, prefix: isPackageJson(file) ? [MODULE_NAME] : [] };
+  const { vars, origins } = resolveLayers({
+    flags,
+    env: input.env,
+    flagDefaults: input.verbose ? { OTEL_LOG_LEVEL: 'info' } : undefined,
+    file: file && { path: file.file, vars: file.env },
+    viewDefaults: input.view ? Object.fromEntries(VIEW_OFF.map((name) => [name, 'none'])) : undefined,
+  });
+  // Read in the child, whose working directory may differ: handed down as an absolute path.
+  const otelFile = vars.OTEL_CONFIG_FILE?.trim();
+  if (otelFile) vars.OTEL_CONFIG_FILE = path.resolve(input.cwd, otelFile);
+  const problems: Problem[] = [];
+  const settings = readSettings(vars, (p) => problems.push(p));
+  const resolved: Resolved = {
+    settings,
+    origins,
+    vars,
+    problems,
+    configFile: file?.file,
+    instrumentations: file?.instrumentations ?? {},
+    hasFunctions: file?.hasFunctions ?? false,
+    nearMisses: search.nearMisses,
+    refused: search.refused,
+    fileError,
+  };
+  if (!otelFile) return resolved;
+  // The OpenTelemetry configuration file replaces the OTEL_* layer (src/common/otel-config.ts).
+  const { withOtelConfig } = require('./otel-config') as typeof import('./otel-config');
+  return withOtelConfig(resolved, input.cwd);
 }
 
-/** Checks a loaded file; throws ConfigError listing every problem. */
-export function checkLoaded(loaded: LoadedConfig): CheckedConfig {
-  const { locateLine } = load();
-  const checked = validate().checkConfig(loaded.config, (keys) =>
-    locateLine(loaded.text, [...loaded.prefix, ...keys]),
+/** What the CLI says about a file it does not read (doctor lists the same as a warning). */
+export function describeNearMiss(miss: NearMiss): { text: string; hint: string } {
+  return {
+    text: `not a config file name otel-run reads, so it is ignored (${miss.file})`,
+    hint: `rename it to ${miss.rename}`,
+  };
+}
+
+/** The near misses and the refused files, on stderr before the command goes on. */
+export function nearMissReport(resolved: Pick<Resolved, 'nearMisses' | 'refused'>): string {
+  return (
+    resolved.refused
+      .map(describeRefused)
+      .map(({ text, instead }) => `otel-run: ${text} — ${instead}\n`)
+      .join('') +
+    resolved.nearMisses
+      .map(describeNearMiss)
+      .map(({ text, hint }) => `otel-run: ${text}\n  hint: ${hint}\n`)
+      .join('')
   );
-  if (checked.problems.length) throw new ConfigError(loaded.file, checked.problems);
-  return checked;
 }
 
-function instrumentationsJson(file: string, instrumentations: Instrumentations): string {
+function isTrue(v: string | undefined): boolean {
+  return v?.trim().toLowerCase() === 'true';
+}
+
+/**
+ * OTEL_RUN_INSTRUMENTATIONS for a child: the file's per-instrumentor options under the variable's own (merged
+ * per instrumentor and key). Undefined when there is nothing to add, or the variable is broken (it is then
+ * left as it is: the preload says what is wrong with it).
+ */
+export function instrumentationsVar(resolved: Resolved, base: NodeJS.ProcessEnv): string | undefined {
+  if (Object.keys(resolved.instrumentations).length === 0) return undefined;
+  let usable = true;
+  const fromEnv = parseInstrumentationsEnv(base[ENV_INSTRUMENTATION_CONFIG], () => {
+    usable = false;
+  });
+  if (!usable) return undefined;
   try {
     // Functions are left out here; the preload takes them from the file itself (OTEL_RUN_CONFIG_MODULE).
-    return JSON.stringify(instrumentations);
+    return JSON.stringify(layerInstrumentations([resolved.instrumentations, fromEnv]));
   } catch (err) {
-    throw new ConfigError(file, [
+    throw new ConfigError(resolved.configFile ?? '(config file)', [
       {
         message: `instrumentations cannot be passed to the app: ${(err as Error).message}`,
         hint: 'per-instrumentor options must be plain data (strings, numbers, booleans, arrays, objects) or functions',
@@ -166,55 +207,22 @@ function instrumentationsJson(file: string, instrumentations: Instrumentations):
   }
 }
 
-/**
- * The environment for the child: `base` (the CLI's own environment) with the config file's settings under
- * it and the flags' variables over it, per-instrumentor options as JSON, and OTEL_RUN_RESOLVED set.
- */
-export async function resolveChildEnv(
-  base: NodeJS.ProcessEnv,
-  flags: Record<string, string>,
-  cwd: string,
-): Promise<NodeJS.ProcessEnv> {
-  const env: NodeJS.ProcessEnv = { ...base, ...flags };
-  const loaded = await loadConfig(cwd, flags.OTEL_RUN_CONFIG ?? base.OTEL_RUN_CONFIG);
-  if (loaded) {
-    const checked = checkLoaded(loaded);
-    Object.assign(env, validate().layerEnv([checked.env, base, flags]));
-    let envUsable = true;
-    const fromEnv = read().parseInstrumentationsEnv(base[ENV_INSTRUMENTATION_CONFIG], () => {
-      // A broken variable is left as it is: the preload says what is wrong with it.
-      envUsable = false;
-    });
-    const instrumentations = validate().layerInstrumentations([checked.instrumentations, fromEnv]);
-    if (envUsable && Object.keys(instrumentations).length)
-      env[ENV_INSTRUMENTATION_CONFIG] = instrumentationsJson(loaded.file, instrumentations);
-    if (checked.hasFunctions) env[ENV_CONFIG_MODULE] = loaded.file;
-    else delete env[ENV_CONFIG_MODULE];
-  }
+/** The environment of a child: `base` with the resolved variables over it, and OTEL_RUN_RESOLVED set. */
+export function childEnv(resolved: Resolved, base: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base, ...resolved.vars };
+  delete env[ENV_INSTRUMENTATIONS_FILE];
+  const instrumentations = instrumentationsVar(resolved, base);
+  // Too large for the environment (exec fails with E2BIG over 128 KiB): the preload reads the options from
+  // the file itself, under the variable as the user set it.
+  if (
+    instrumentations !== undefined &&
+    Buffer.byteLength(instrumentations) > MAX_ENV_JSON &&
+    resolved.configFile
+  )
+    env[ENV_INSTRUMENTATIONS_FILE] = resolved.configFile;
+  else if (instrumentations !== undefined) env[ENV_INSTRUMENTATION_CONFIG] = instrumentations;
+  if (resolved.hasFunctions && resolved.configFile) env[ENV_CONFIG_MODULE] = resolved.configFile;
+  else if (resolved.configFile) delete env[ENV_CONFIG_MODULE];
   env[ENV_RESOLVED] = '1';
   return env;
-}
-
-/** The config-file layer for `otel-run env` / `doctor` (synchronous: the preload's own loader). */
-export function readConfigLayerSync(
-  cwd: string,
-  env: NodeJS.ProcessEnv,
-): { file: string; vars: Record<string, string>; instrumentations: Instrumentations } | undefined {
-  const { loadConfigFileSync } =
-    require('../../register/config/load') as typeof import('../../register/config/load');
-  const explicit = env.OTEL_RUN_CONFIG?.trim();
-  const candidates = explicit ? [path.resolve(cwd, explicit)] : configCandidates(cwd);
-  for (const file of candidates) {
-    let loaded: LoadedConfig;
-    try {
-      loaded = loadConfigFileSync(file);
-    } catch (err) {
-      if (err instanceof load().ConfigFileError) throw fromFileError(err);
-      throw err;
-    }
-    if (loaded.config === undefined && !explicit) continue;
-    const checked = checkLoaded(loaded);
-    return { file, vars: checked.env, instrumentations: checked.instrumentations };
-  }
-  return undefined;
 }

@@ -1,11 +1,9 @@
 // The flags every command shares: one per row of the settings table, turned into the variables they set.
 // Used by the run command and by the subcommands that resolve settings (env, doctor).
-import type { Command } from 'commander';
-import type * as Table from '../../register/settings/table';
-import type { Problem, SettingSpec } from '../../register/settings/table';
-
-// The settings table is needed once there are flags to read: `otel-run node app.js` has none.
-const table = () => require('../../register/settings/table') as typeof Table;
+import * as fs from 'node:fs';
+import { type Command, Option } from 'commander';
+import { fileKey, flagName } from '../../register/config/file-keys';
+import { type Problem, readSettings, type SettingSpec, SPECS } from '../../register/settings/table';
 
 export class UsageError extends Error {
   constructor(
@@ -16,24 +14,18 @@ export class UsageError extends Error {
   }
 }
 
-export function kebab(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
-
-export function flagName(spec: SettingSpec): string {
-  return spec.flag ?? kebab(spec.key);
-}
-
 /** Flags for every setting, generated from the one table the preload also reads. */
 export function addSettingOptions(program: Command): void {
-  const { Option } = require('commander') as typeof import('commander');
-  for (const spec of table().SPECS) {
+  for (const spec of SPECS) {
     const name = flagName(spec);
     const values = spec.values ? ` (${spec.values.join(', ')})` : '';
     const option =
       spec.kind === 'boolean'
         ? new Option(`--${name}`, `${spec.description} [${spec.env}]`)
-        : new Option(`--${name} <value>`, `${spec.description}${values} [${spec.env}]`);
+        : new Option(
+            `--${name} <value>`,
+            `${spec.description}${values}${spec.secret ? '; @<file> reads it from a file, out of sight of ps' : ''} [${spec.env}]`,
+          );
     option.helpGroup(`${spec.group}:`);
     program.addOption(option);
   }
@@ -42,13 +34,11 @@ export function addSettingOptions(program: Command): void {
 /** Turns the flags given into the variables they set, rejecting bad values (exit 2). */
 export function flagsToEnv(opts: Record<string, unknown>): Record<string, string> {
   const env: Record<string, string> = {};
-  if (Object.keys(opts).length === 0) return env;
-  const { readSettings, SPECS } = table();
   for (const spec of SPECS) {
-    const value =
-      opts[spec.flag ? spec.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) : spec.key];
+    // commander names an option's value by the flag in camelCase: the file key.
+    const value = opts[fileKey(spec)];
     if (value === undefined) continue;
-    env[spec.env] = value === true ? 'true' : String(value);
+    env[spec.env] = value === true ? 'true' : spec.secret ? secretValue(spec, String(value)) : String(value);
   }
   const problems: Problem[] = [];
   readSettings(env, (p) => problems.push(p));
@@ -64,6 +54,30 @@ export function flagsToEnv(opts: Record<string, unknown>): Record<string, string
   return env;
 }
 
+/** The longest secret file read: a header list, not a file pasted by mistake. */
+const MAX_SECRET_FILE = 64 * 1024;
+
+/**
+ * A secret flag's value (`--exporter-otlp-headers`): a command line is visible to every user in `ps` for the
+ * whole run, so `@<file>` reads the value from a file instead (a header name cannot start with `@`). The
+ * environment variable is the other way that stays out of sight.
+ */
+function secretValue(spec: SettingSpec, value: string): string {
+  if (!value.startsWith('@')) return value;
+  const file = value.slice(1);
+  const flag = `--${flagName(spec)}`;
+  try {
+    const size = fs.statSync(file).size;
+    if (size > MAX_SECRET_FILE) throw new Error(`${size} bytes, more than ${MAX_SECRET_FILE}`);
+    return fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new UsageError(
+      `${flag} @${file}: cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      `@<file> names a file holding the value (key=value,...); or set ${spec.env} in the environment`,
+    );
+  }
+}
+
 /** `--view` makes the terminal view the exporter, or adds it to the ones --traces-exporter names. */
 export function viewExporters(flag: unknown): string {
   const named =
@@ -71,14 +85,9 @@ export function viewExporters(flag: unknown): string {
   return [...named, 'pretty'].join(',');
 }
 
-/** Exporters --view turns off unless a flag, the environment or the config file sets them. */
-export const VIEW_OFF = ['OTEL_METRICS_EXPORTER', 'OTEL_LOGS_EXPORTER'] as const;
-
 /**
- * `--view` is for seeing traces with no backend: metrics and logs would otherwise go to a collector that is
- * not there, costing a warning and the flush timeout at every exit.
+ * Exporters --view turns off unless a flag, the environment or the config file sets them: --view is for seeing
+ * traces with no backend, and metrics and logs would otherwise go to a collector that is not there, costing a
+ * warning and the flush timeout at every exit.
  */
-export function applyView(env: Record<string, string | undefined>, tracesFlag: unknown): void {
-  env.OTEL_TRACES_EXPORTER = viewExporters(tracesFlag);
-  for (const name of VIEW_OFF) env[name] ??= 'none';
-}
+export const VIEW_OFF = ['OTEL_METRICS_EXPORTER', 'OTEL_LOGS_EXPORTER'] as const;

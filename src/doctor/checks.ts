@@ -5,6 +5,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { OWN_ROOT } from '../../register/contract';
 import { resolutionFolders } from '../../register/discovery/discover';
+import { findOwningPackage, readPackageJson } from '../../register/util/package-json';
+import { PNP_UNSUPPORTED, pnpManifest } from '../../register/util/pnp';
+import { detectPackageManager } from '../bootstrap/bootstrap';
 import { splitNodeOptions } from '../run/node-options';
 
 export interface Finding {
@@ -23,12 +26,8 @@ export interface ApiCopy {
 }
 
 function readVersion(dir: string): string | undefined {
-  try {
-    const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : undefined;
-  } catch {
-    return undefined;
-  }
+  const version = readPackageJson(dir)?.version;
+  return typeof version === 'string' ? version : undefined;
 }
 
 function listDir(dir: string): fs.Dirent[] {
@@ -87,26 +86,15 @@ export function findApiCopies(root: string): { copies: ApiCopy[]; truncated: boo
   return { copies, truncated: visited > MAX_FOLDERS };
 }
 
-/** The API's "exports" hides its package.json: find it above the resolved entry file. */
 function ownApiVersion(): string | undefined {
-  let dir: string;
+  let entry: string;
   try {
-    dir = path.dirname(require.resolve(API, { paths: [OWN_ROOT] }));
+    entry = require.resolve(API, { paths: [OWN_ROOT] });
   } catch {
     return undefined;
   }
-  for (;;) {
-    try {
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === API) return pkg.version;
-    } catch {}
-    const parent = path.dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
+  const found = findOwningPackage(path.dirname(entry), API);
+  return found ? readVersion(found.dir) : undefined;
 }
 
 function compare(a: string, b: string): number {
@@ -116,12 +104,38 @@ function compare(a: string, b: string): number {
   return ca && cb ? semver.compare(ca, cb) : 0;
 }
 
+/** The fix for several api copies in the layout the app's package manager makes. */
+export function apiFix(root: string, newest: string): string {
+  const pm = detectPackageManager(root, readManifestAt(root)).name;
+  if (pm === 'pnpm')
+    return `pnpm links each package to the api copy it asks for: \`pnpm add ${API}@${newest}\` at the workspace root, and \`"pnpm": { "overrides": { "${API}": "${newest}" } }\` in package.json to make every package share it (pnpm why ${API} shows who pulls each copy)`;
+  if (pm === 'yarn')
+    return `yarn does not install peer dependencies: \`yarn add ${API}@${newest}\`, and \`"resolutions": { "${API}": "${newest}" }\` in package.json to make every package share it (yarn why ${API} shows who pulls each copy)`;
+  return `align the versions your dependencies ask for (\`npm install ${API}@${newest}\`, or \`"overrides": { "${API}": "${newest}" }\` in package.json), then \`npm dedupe\` (npm ls ${API} shows who pulls each copy)`;
+}
+
+function readManifestAt(root: string): AppManifest & { packageManager?: string } {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as AppManifest;
+  } catch {
+    return {};
+  }
+}
+
+/** Yarn Plug'n'Play: nothing otel-run finds through node_modules is there. */
+export function checkPnp(root: string): Finding | undefined {
+  const manifest = pnpManifest(root);
+  if (!manifest) return undefined;
+  const [text, hint] = PNP_UNSUPPORTED.split(' — ');
+  return { level: 'problem', text: `${text} (${manifest})`, hint };
+}
+
 /**
  * Several copies are a problem when one is newer than the copy otel-run registers through (the newest of the
  * app's resolved copy and its own): the API hands a newer reader a no-op tracer, so spans made through that
  * copy are lost. Older copies read the provider fine; they are reported as a warning.
  */
-export function checkApiCopies(root: string): Finding {
+export function checkApiCopies(root: string, instrumentorDirs: readonly string[] = []): Finding {
   const { copies: all, truncated } = findApiCopies(root);
   const ownModules = path.join(OWN_ROOT, 'node_modules') + path.sep;
   const copies = all.filter((c) => !c.dir.startsWith(ownModules));
@@ -137,14 +151,25 @@ export function checkApiCopies(root: string): Finding {
   }
   const appResolved = readVersion(path.join(root, 'node_modules', API));
   const own = ownApiVersion();
-  const registered = [appResolved, own]
+  // The preload registers through the newest 1.x copy the enabled instrumentors resolve too (sdk/api-copies.ts).
+  const { findCopies } =
+    require('../../register/sdk/api-copies') as typeof import('../../register/sdk/api-copies');
+  const served = findCopies(instrumentorDirs.map((dir) => ({ who: dir, dir, package: true })))
+    .copies.filter((c) => c.parts[0] === 1)
+    .map((c) => c.version);
+  const registered = [appResolved, own, ...served]
     .filter((v): v is string => !!v)
     .sort(compare)
     .pop();
   const newer = registered ? copies.filter((c) => compare(c.version, registered) > 0) : [];
   const versions = new Set(copies.map((c) => c.version));
   const list = copies.map(rel).join(', ');
-  const hint = `align the versions your dependencies ask for, then \`npm dedupe\` (npm ls ${API} shows who pulls each copy)`;
+  const newest =
+    copies
+      .map((c) => c.version)
+      .sort(compare)
+      .pop() ?? '1';
+  const hint = apiFix(root, newest);
   if (newer.length) {
     return {
       level: 'problem',

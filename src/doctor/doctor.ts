@@ -5,30 +5,29 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
+import { describeRefused } from '../../register/config/search';
 import { OWN_ROOT, VERSION } from '../../register/contract';
 import { CATALOG } from '../../register/discovery/catalog';
 import { isBuiltinTarget } from '../../register/discovery/manifest';
-import {
-  type Settings,
-  SPECS,
-  tracesEndpoint,
-  tracesHeaders,
-  tracesProtocol,
-  tracesTimeout,
-} from '../../register/settings/table';
-import { serviceNameOf } from '../../register/startup-line';
-import { analyse } from '../bootstrap/bootstrap';
-import { addSettingOptions, flagsToEnv, UsageError, VIEW_OFF, viewExporters } from '../common/flags';
+import { otlpTarget } from '../../register/export/target';
+import { appPackage, resolveServiceName } from '../../register/sdk/service-name';
+import { type Settings, SPECS } from '../../register/settings/table';
+import { findPackageRoot, readPackageJson } from '../../register/util/package-json';
+import { redactUrls } from '../../register/util/redact';
+import { analyse, libraryLabel } from '../bootstrap/bootstrap';
+import { describeNearMiss, type Resolved, resolveConfig } from '../common/config';
+import { addSettingOptions, flagsToEnv, UsageError } from '../common/flags';
 import { parseSubcommand } from '../common/parse-args';
-import {
-  displayValue,
-  type Origin,
-  type Resolved,
-  resolveSettings,
-  withViewDefaults,
-} from '../common/sources';
+import { displayValue, type Origin } from '../common/sources';
 import { type ListEntry, listInstrumentors } from '../list/list';
-import { type AppManifest, checkApiCopies, checkBundle, checkOwnSetup, type Finding } from './checks';
+import {
+  type AppManifest,
+  checkApiCopies,
+  checkBundle,
+  checkOwnSetup,
+  checkPnp,
+  type Finding,
+} from './checks';
 import { type ProbeTarget, probe } from './endpoint-probe';
 
 export interface Section {
@@ -53,21 +52,11 @@ const ALWAYS_SHOWN = new Set([
 ]);
 
 function readManifest(root: string): AppManifest | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as AppManifest;
-  } catch {
-    return undefined;
-  }
+  return readPackageJson(root) as AppManifest | undefined;
 }
 
 function nearestRoot(cwd: string): string {
-  let dir = cwd;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) return cwd;
-    dir = parent;
-  }
+  return findPackageRoot(cwd) ?? cwd;
 }
 
 function nodeSection(manifest: AppManifest | undefined, entry: string | undefined): Section {
@@ -113,24 +102,18 @@ function configSection(
   const s = resolved.settings;
   const items: Finding[] = [];
   const o = resolved.origins;
-  const nameOrigin = o.OTEL_SERVICE_NAME?.source !== 'default' ? sourceText(o.OTEL_SERVICE_NAME) : undefined;
-  const service = serviceNameOf(s, entry, root);
+  const service = resolveServiceName(s, appPackage(entry, root));
   const serviceSource =
-    nameOrigin ??
-    (s.resourceAttributes['service.name'] !== undefined
-      ? `${sourceText(o.OTEL_RESOURCE_ATTRIBUTES)} (OTEL_RESOURCE_ATTRIBUTES)`
-      : service === 'unknown_service:node'
-        ? 'default'
-        : 'package.json');
-  const rows: [string, string, string][] = [['service name', service, serviceSource]];
+    service.source === 'OTEL_SERVICE_NAME'
+      ? sourceText(o.OTEL_SERVICE_NAME)
+      : service.source === 'resource attributes'
+        ? `${sourceText(o.OTEL_RESOURCE_ATTRIBUTES)} (OTEL_RESOURCE_ATTRIBUTES)`
+        : service.source;
+  const rows: [string, string, string][] = [['service name', service.name, serviceSource]];
   rows.push([
     'config file',
-    resolved.configFile ?? (fileProblems.length ? '(not used: it has problems)' : '(none)'),
-    resolved.configFile
-      ? 'found'
-      : fileProblems.length
-        ? 'see below'
-        : 'flags, environment and defaults only',
+    resolved.configFile ?? (resolved.fileError ? '(not used: it has problems)' : '(none)'),
+    resolved.configFile ? 'found' : resolved.fileError ? 'see below' : 'flags, environment and defaults only',
   ]);
   for (const spec of SPECS) {
     const origin = o[spec.env];
@@ -144,7 +127,7 @@ function configSection(
     );
     rows.push([
       'traces endpoint',
-      tracesEndpoint(s),
+      otlpTarget(s, 'traces').url,
       endpointSet ? `from ${endpointSet}` : 'default (a collector on this machine)',
     ]);
   }
@@ -155,7 +138,8 @@ function configSection(
   }
   items.push(...fileProblems);
   for (const p of resolved.problems) {
-    items.push({ level: 'problem', text: p.message, hint: `fix ${p.source}` });
+    const level = (p as { level?: 'warn' }).level ?? 'problem';
+    items.push({ level, text: p.message, hint: `fix ${p.source}` });
   }
   if (s.sdkDisabled) items.push({ level: 'warn', text: 'OTEL_SDK_DISABLED=true: otel-run does nothing' });
   return { title: 'Configuration (flag > env > file > default)', items };
@@ -174,6 +158,8 @@ function instrumentorSection(entries: ListEntry[], root: string): Section {
         level: 'problem',
         text: `${e.name} (${e.package}@${e.version}): ${e.status} — ${e.reason}`,
       });
+    else if (e.status === 'not-installed')
+      items.push({ level: 'warn', text: `${e.name}: ${e.reason} — not traced` });
     else if (e.status === 'version-mismatch')
       items.push({
         level: 'warn',
@@ -203,7 +189,7 @@ function instrumentorSection(entries: ListEntry[], root: string): Section {
     if (missing.length) {
       items.push({
         level: 'warn',
-        text: `no instrumentation installed for ${missing.map((l) => l.library).join(', ')}: only their HTTP traffic is traced`,
+        text: `no instrumentation installed for ${missing.map((l) => libraryLabel(l)).join(', ')}: only their HTTP traffic is traced`,
         hint: 'otel-run bootstrap --install',
       });
     }
@@ -227,15 +213,14 @@ async function exporterSection(s: Settings, timeoutMs: number): Promise<Section>
     if (name === 'zipkin') {
       target = { url: s.exporterZipkinEndpoint, protocol: 'zipkin', headers: {}, timeoutMs };
     } else {
+      const otlp = otlpTarget(s, 'traces');
       target = {
-        url: tracesEndpoint(s),
-        protocol: tracesProtocol(s) as ProbeTarget['protocol'],
-        headers: tracesHeaders(s),
-        timeoutMs: Math.min(timeoutMs, tracesTimeout(s)),
-        ca: s.exporterOtlpCertificate,
-        cert: s.exporterOtlpClientCertificate,
-        key: s.exporterOtlpClientKey,
-        insecure: s.exporterOtlpInsecure,
+        url: otlp.url,
+        protocol: otlp.protocol,
+        headers: otlp.headers,
+        timeoutMs: Math.min(timeoutMs, otlp.timeoutMillis),
+        tls: otlp.tls,
+        insecure: otlp.insecure,
       };
     }
     const label = name === 'zipkin' ? 'zipkin' : `otlp ${target.protocol}`;
@@ -264,41 +249,56 @@ export async function diagnose(options: {
   flags: Record<string, string>;
   entry?: string;
   timeoutMs: number;
+  verbose?: boolean;
   view?: boolean;
 }): Promise<DoctorReport> {
   const root = nearestRoot(options.cwd);
   const manifest = readManifest(root);
   const entry = options.entry ? path.resolve(options.cwd, options.entry) : defaultEntry(root, manifest);
-  let resolved: Resolved;
+  // The same pipeline as a run; a file with problems is left out, and its problems listed.
+  const resolved = await resolveConfig(
+    {
+      cwd: options.cwd,
+      env: options.env,
+      flags: options.flags,
+      verbose: options.verbose,
+      view: options.view,
+    },
+    true,
+  );
   const fileProblems: Finding[] = [];
-  try {
-    resolved = resolveSettings(options.flags, options.env, options.cwd);
-  } catch (err) {
-    const { ConfigError } = require('../common/config') as typeof import('../common/config');
-    if (!(err instanceof ConfigError)) throw err;
-    for (const p of err.problems)
-      fileProblems.push({
-        level: 'problem',
-        text: `${p.message} (${err.file}${p.line === undefined ? '' : `:${p.line}`})`,
-        hint: p.hint,
-      });
-    resolved = resolveSettings(options.flags, options.env, options.cwd, null);
+  const err = resolved.fileError;
+  for (const p of err?.problems ?? [])
+    fileProblems.push({
+      level: 'problem',
+      text: `${p.message} (${err?.file}${p.line === undefined ? '' : `:${p.line}`})`,
+      hint: p.hint,
+    });
+  for (const r of resolved.refused) {
+    const { text, instead } = describeRefused(r);
+    fileProblems.push({ level: 'warn', text: `${text} — ${instead}` });
   }
-  if (options.view) resolved = withViewDefaults(resolved, VIEW_OFF);
+  for (const m of resolved.nearMisses) fileProblems.push({ level: 'warn', ...describeNearMiss(m) });
   const env = { ...options.env, ...resolved.vars };
+  const instrumentors = listInstrumentors(options.cwd, env);
   const sections: Section[] = [
     nodeSection(manifest, entry),
     configSection(resolved, root, entry, fileProblems),
-    instrumentorSection(listInstrumentors(options.cwd, env), root),
+    instrumentorSection(instrumentors, root),
     await exporterSection(resolved.settings, options.timeoutMs),
   ];
   const libraries = [
     ...new Set(CATALOG.flatMap((e) => Object.keys(e.targets)).filter((t) => !isBuiltinTarget(t))),
   ];
   const checks: Finding[] = [
-    checkApiCopies(root),
+    checkApiCopies(
+      root,
+      instrumentors.filter((e) => e.status === 'enabled').map((e) => e.dir),
+    ),
     ...checkOwnSetup(manifest ?? {}, options.env.NODE_OPTIONS),
   ];
+  const pnp = checkPnp(root);
+  if (pnp) checks.unshift(pnp);
   const bundle = checkBundle(entry, libraries);
   if (bundle) checks.push(bundle);
   else
@@ -363,8 +363,6 @@ export async function run(argv: string[]): Promise<number> {
     );
   }
   const flags = flagsToEnv(opts);
-  if (opts.verbose && flags.OTEL_LOG_LEVEL === undefined) flags.OTEL_LOG_LEVEL = 'info';
-  if (opts.view) flags.OTEL_TRACES_EXPORTER = viewExporters(opts.tracesExporter);
   const cwd = process.cwd();
   const report = await diagnose({
     cwd,
@@ -372,11 +370,13 @@ export async function run(argv: string[]): Promise<number> {
     flags,
     entry: program.args[0],
     timeoutMs,
+    verbose: !!opts.verbose,
     view: !!opts.view,
   });
   const colour = !!process.stdout.isTTY && !process.env.NO_COLOR && (process.env.FORCE_COLOR ?? '1') !== '0';
+  // Everything doctor prints, text or JSON, names endpoints without their credentials.
   process.stdout.write(
-    opts.json ? `${JSON.stringify(report, null, 2)}\n` : render(report, nearestRoot(cwd), colour),
+    redactUrls(opts.json ? `${JSON.stringify(report, null, 2)}\n` : render(report, nearestRoot(cwd), colour)),
   );
   return report.ok ? 0 : 1;
 }

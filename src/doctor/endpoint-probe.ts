@@ -1,7 +1,7 @@
 // Does the exporter's endpoint answer? A real, empty export request (an ExportTraceServiceRequest with no
 // spans, which a collector accepts and stores nothing for), with the configured headers and a short timeout:
 // a TCP connect alone would miss a wrong path, a protocol mismatch or a rejected API key.
-import * as fs from 'node:fs';
+import { readTls, type TlsFiles, type TlsMaterial } from '../../register/export/tls';
 
 export interface ProbeResult {
   /** ok: it accepted the request; warn: it answers but not as expected; problem: nothing usable. */
@@ -17,17 +17,15 @@ export interface ProbeTarget {
   protocol: 'http/protobuf' | 'http/json' | 'grpc' | 'zipkin';
   headers: Record<string, string>;
   timeoutMs: number;
-  ca?: string;
-  cert?: string;
-  key?: string;
+  /** PEM file paths (https endpoints), read as the exporters read them. */
+  tls?: TlsFiles;
   insecure?: boolean;
 }
 
 const GRPC_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
-function tlsFiles(t: ProbeTarget): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
-  const read = (file: string | undefined) => (file ? fs.readFileSync(file) : undefined);
-  return { ca: read(t.ca), cert: read(t.cert), key: read(t.key) };
+function tlsFiles(t: ProbeTarget): TlsMaterial {
+  return t.tls ? readTls(t.tls) : {};
 }
 
 function networkError(err: NodeJS.ErrnoException, url: string, ms: number): ProbeResult {

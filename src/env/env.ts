@@ -6,9 +6,11 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { ENV_INSTRUMENTATION_CONFIG, ENV_RESOLVED, REGISTER_ENTRY, VERSION } from '../../register/contract';
 import { SPECS } from '../../register/settings/table';
-import { addSettingOptions, flagsToEnv, UsageError, VIEW_OFF, viewExporters } from '../common/flags';
+import { hasUrlCredentials } from '../../register/util/redact';
+import { instrumentationsVar, nearMissReport, type Resolved, resolveConfig } from '../common/config';
+import { addSettingOptions, flagsToEnv, UsageError } from '../common/flags';
 import { parseSubcommand } from '../common/parse-args';
-import { differsFromDefault, resolveSettings, withViewDefaults } from '../common/sources';
+import { differsFromDefault, displayValue } from '../common/sources';
 import { withPreload } from '../run/node-options';
 
 export const FORMATS = ['shell', 'dockerfile', 'k8s'] as const;
@@ -22,15 +24,7 @@ export interface EnvEntry {
 }
 
 /** The variables, NODE_OPTIONS first, in the settings table's order. */
-export function envEntries(
-  flags: Record<string, string>,
-  env: NodeJS.ProcessEnv,
-  cwd: string,
-  registerPath: string,
-  view = false,
-): EnvEntry[] {
-  const all = resolveSettings(flags, env, cwd);
-  const resolved = view ? withViewDefaults(all, VIEW_OFF) : all;
+export function envEntries(resolved: Resolved, env: NodeJS.ProcessEnv, registerPath: string): EnvEntry[] {
   const out: EnvEntry[] = [{ name: 'NODE_OPTIONS', value: withPreload(undefined, registerPath) }];
   for (const spec of SPECS) {
     const raw = resolved.vars[spec.env];
@@ -38,24 +32,16 @@ export function envEntries(
     // The file's settings are printed as variables; pointing at the file (from another machine) is not.
     if (spec.key === 'config' && resolved.configFile) continue;
     if (!differsFromDefault(spec, raw)) continue;
-    out.push(spec.secret ? { name: spec.env, secret: true } : { name: spec.env, value: raw });
+    // An endpoint with credentials in it is a secret too.
+    out.push(
+      spec.secret || hasUrlCredentials(raw)
+        ? { name: spec.env, secret: true }
+        : { name: spec.env, value: raw },
+    );
   }
-  const own = env[ENV_INSTRUMENTATION_CONFIG];
-  const fromFile = resolved.fileLayer?.instrumentations ?? {};
-  if (Object.keys(fromFile).length) {
-    // The file's per-instrumentor options under the variable's, merged as the CLI merges them.
-    const { layerInstrumentations } =
-      require('../../register/config/validate') as typeof import('../../register/config/validate');
-    const { parseInstrumentationsEnv } =
-      require('../../register/config/read') as typeof import('../../register/config/read');
-    const merged = layerInstrumentations([
-      fromFile as Parameters<typeof layerInstrumentations>[0][number],
-      parseInstrumentationsEnv(own, () => {}),
-    ]);
-    out.push({ name: ENV_INSTRUMENTATION_CONFIG, value: JSON.stringify(merged) });
-  } else if (own) {
-    out.push({ name: ENV_INSTRUMENTATION_CONFIG, value: own });
-  }
+  // The file's per-instrumentor options under the variable's, merged as a run merges them.
+  const instrumentations = instrumentationsVar(resolved, env) ?? env[ENV_INSTRUMENTATION_CONFIG];
+  if (instrumentations) out.push({ name: ENV_INSTRUMENTATION_CONFIG, value: instrumentations });
   // Everything the file says is in the variables above: the preload need not look for it again.
   if (resolved.configFile) out.push({ name: ENV_RESOLVED, value: '1' });
   return out;
@@ -133,9 +119,6 @@ export async function run(argv: string[]): Promise<number> {
   const ended = parseSubcommand(program, argv);
   if (ended !== undefined) return ended;
   const opts = program.opts();
-  const flags = flagsToEnv(opts);
-  if (opts.verbose && flags.OTEL_LOG_LEVEL === undefined) flags.OTEL_LOG_LEVEL = 'info';
-  if (opts.view) flags.OTEL_TRACES_EXPORTER = viewExporters(opts.tracesExporter);
   const registerPath = typeof opts.register === 'string' ? opts.register : REGISTER_ENTRY;
   if (!isAbsoluteAnywhere(registerPath)) {
     throw new UsageError(
@@ -143,7 +126,23 @@ export async function run(argv: string[]): Promise<number> {
       'Node resolves a relative --require from each process’s own working directory; give the full path, e.g. /app/node_modules/otel-run/register/index.cjs',
     );
   }
-  const entries = envEntries(flags, process.env, process.cwd(), registerPath, !!opts.view);
+  // The same pipeline as a run, --verbose and --view included, so the output reproduces the run.
+  const resolved = await resolveConfig({
+    flags: flagsToEnv(opts),
+    env: process.env,
+    cwd: process.cwd(),
+    verbose: !!opts.verbose,
+    view: !!opts.view,
+  });
+  process.stderr.write(nearMissReport(resolved));
+  const entries = envEntries(resolved, process.env, registerPath);
   process.stdout.write(render(entries, opts.format as Format));
+  const otelFile = entries.find((e) => e.name === 'OTEL_CONFIG_FILE')?.value;
+  if (otelFile) {
+    const { otelConfigComments } = require('../common/otel-config') as typeof import('../common/otel-config');
+    process.stdout.write(
+      `${otelConfigComments({ ...process.env, OTEL_CONFIG_FILE: otelFile }, process.cwd(), displayValue).join('\n')}\n`,
+    );
+  }
   return 0;
 }

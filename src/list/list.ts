@@ -1,7 +1,8 @@
 // `otel-run list`: every instrumentor discovery finds from here, and whether it will run, with the reason.
 // The same discovery and plan as the preload, so the answer is what a run would do.
 import { Command } from 'commander';
-import { OWN_ROOT } from '../../register/contract';
+import { parseInstrumentationsEnv } from '../../register/config/resolve';
+import { ENV_INSTRUMENTATION_CONFIG, OWN_ROOT } from '../../register/contract';
 import { discover } from '../../register/discovery/discover';
 import { type Planned, plan } from '../../register/discovery/plan';
 import type { ListEntry } from '../../register/discovery/protocol';
@@ -29,9 +30,17 @@ function checkLoads(planned: Planned[]): void {
 }
 
 export function listInstrumentors(cwd: string, env: NodeJS.ProcessEnv): ListEntry[] {
-  const settings = readSettings(env);
+  // With OTEL_CONFIG_FILE, the file's instrumentation section decides too (src/common/otel-config.ts).
+  const settings = env.OTEL_CONFIG_FILE?.trim()
+    ? (require('../common/otel-config') as typeof import('../common/otel-config')).readOtelConfigView(
+        env,
+        cwd,
+      ).settings
+    : readSettings(env);
   const discovery = discover({ cwd, nodePath: env.NODE_PATH, ownRoot: OWN_ROOT });
-  const planned = plan(discovery, { settings, env, metricsEnabled: metricsOn(settings) });
+  // Names with options in the configuration (the CLI hands a config file's down in this variable).
+  const configured = Object.keys(parseInstrumentationsEnv(env[ENV_INSTRUMENTATION_CONFIG], () => {}) ?? {});
+  const planned = plan(discovery, { settings, env, metricsEnabled: metricsOn(settings), configured });
   checkLoads(planned);
   return planned.map((p) => ({
     name: p.name,
@@ -61,13 +70,14 @@ function table(entries: ListEntry[]): string {
     disabled: 5,
     'disabled-by-default': 6,
     'target-not-installed': 7,
+    'not-installed': 8,
   };
   const rows = [...entries]
     .sort((a, b) => (order[a.status] ?? 9) - (order[b.status] ?? 9) || a.name.localeCompare(b.name))
     .map((e) => [
       e.name,
       e.status,
-      `${e.package}@${e.version}`,
+      e.status === 'not-installed' ? e.package || '-' : `${e.package}@${e.version}`,
       e.targets.map((t) => `${t.module}${t.installed ? `@${t.installed}` : ' (missing)'}`).join(', ') || '-',
       e.reason,
     ]);
@@ -92,12 +102,25 @@ export async function run(argv: string[]): Promise<number> {
   const ended = parseSubcommand(program, argv);
   if (ended !== undefined) return ended;
   const opts = program.opts<{ json?: boolean; enable?: string; disable?: string }>();
+  const pnp = (require('../../register/util/pnp') as typeof import('../../register/util/pnp')).pnpManifest(
+    process.cwd(),
+  );
+  if (pnp) {
+    // Discovery reads node_modules folders: under PnP its answer would be wrong, not just empty.
+    const { PNP_UNSUPPORTED } =
+      require('../../register/util/pnp') as typeof import('../../register/util/pnp');
+    process.stderr.write(`otel-run: ${PNP_UNSUPPORTED} (${pnp})\n`);
+    return 1;
+  }
   const flags: Record<string, string> = {};
   if (opts.enable !== undefined) flags.OTEL_NODE_ENABLED_INSTRUMENTATIONS = opts.enable;
   if (opts.disable !== undefined) flags.OTEL_NODE_DISABLED_INSTRUMENTATIONS = opts.disable;
-  // The same layers as a run: flags > environment > config file, so `list` answers what a run would do.
-  const { resolveChildEnv } = require('../common/config') as typeof import('../common/config');
-  const env = await resolveChildEnv(process.env, flags, process.cwd());
+  // The same pipeline as a run (flags > environment > config file), so `list` answers what a run would do.
+  const { childEnv, nearMissReport, resolveConfig } =
+    require('../common/config') as typeof import('../common/config');
+  const resolved = await resolveConfig({ flags, env: process.env, cwd: process.cwd() });
+  process.stderr.write(nearMissReport(resolved));
+  const env = childEnv(resolved, process.env);
   const entries = listInstrumentors(process.cwd(), env);
   process.stdout.write(opts.json ? `${JSON.stringify(entries, null, 2)}\n` : table(entries));
   return 0;

@@ -8,6 +8,8 @@ type Grpc = typeof import('@grpc/grpc-js');
 export interface GrpcReceiver {
   url: string;
   spans: ReceivedSpan[];
+  /** Each request's metadata (the OTLP headers over gRPC). */
+  metadata: Array<Record<string, unknown>>;
   waitForSpans(predicate: (spans: ReceivedSpan[]) => boolean, timeoutMs?: number): Promise<ReceivedSpan[]>;
   close(): Promise<void>;
 }
@@ -16,6 +18,7 @@ export async function startGrpcReceiver(): Promise<GrpcReceiver> {
   const grpc = require('@grpc/grpc-js') as Grpc;
   const server = new grpc.Server();
   const spans: ReceivedSpan[] = [];
+  const metadata: Array<Record<string, unknown>> = [];
   const identity = (b: Buffer) => b;
   server.addService(
     {
@@ -30,8 +33,12 @@ export async function startGrpcReceiver(): Promise<GrpcReceiver> {
       },
     },
     {
-      Export: (call: { request: Buffer }, callback: (err: Error | null, value: unknown) => void) => {
+      Export: (
+        call: { request: Buffer; metadata: { getMap(): Record<string, unknown> } },
+        callback: (err: Error | null, value: unknown) => void,
+      ) => {
         try {
+          metadata.push(call.metadata.getMap());
           const decoded = decodeBody('traces', 'application/x-protobuf', call.request);
           spans.push(...flattenSpans(decoded as never, 'application/grpc'));
           callback(null, {});
@@ -49,6 +56,7 @@ export async function startGrpcReceiver(): Promise<GrpcReceiver> {
   return {
     url: `http://127.0.0.1:${port}`,
     spans,
+    metadata,
     async waitForSpans(predicate, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       while (!predicate(spans)) {

@@ -1,52 +1,10 @@
-// The config file's keys and JSON Schema, built from the settings table (SPECS): a new setting is a new key
-// with no other edit. scripts/gen-schema.js writes the schema to schema/otel-run.schema.json (for editors) and
-// compiles it with ajv's standalone code generation into schema/validate.cjs, so neither the CLI nor the
-// preload compiles a schema at run time.
+// The JSON Schema of a config file, for editors (completion and inline errors through "$schema" or a
+// yaml-language-server comment), built from the settings table. `npm run gen` writes it to
+// schema/otel-run.schema.json; otel-run itself never reads it (config/validate.ts checks a file from the table).
 import { DECLARATIVE_OPTIONS } from '../settings/instrumentation-options';
 import { DEFAULTS, type SettingSpec, SPECS } from '../settings/table';
-
-/** Settings that make no sense inside a config file. */
-const NOT_IN_FILE = new Set<string>(['config']);
-
-/** String settings that a file may also give as a number (`tracesSamplerArg: 0.25`). */
-const NUMERIC_STRINGS = new Set<string>(['tracesSamplerArg']);
-
-export const INSTRUMENTATIONS_KEY = 'instrumentations';
-
-function camel(flag: string): string {
-  return flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-}
-
-/** The file key: the flag name in camelCase (`enable`, `disable`), which is the settings key for the rest. */
-export function fileKey(spec: SettingSpec): string {
-  return spec.flag ? camel(spec.flag) : spec.key;
-}
-
-export function fileSpecs(specs: readonly SettingSpec[] = SPECS): SettingSpec[] {
-  return specs.filter((s) => !NOT_IN_FILE.has(s.key));
-}
-
-/** "a whole number from 1 to 2147483647" — what a value of this setting must be, for messages. */
-export function describeExpected(spec: SettingSpec): string {
-  switch (spec.kind) {
-    case 'string':
-      return NUMERIC_STRINGS.has(spec.key) ? 'a number or a string' : 'a string';
-    case 'int':
-      return `a whole number${spec.min !== undefined ? ` from ${spec.min}` : ''}${spec.max !== undefined ? ` to ${spec.max}` : ''}`;
-    case 'float':
-      return 'a number';
-    case 'boolean':
-      return 'true or false';
-    case 'enum':
-      return `one of ${spec.values?.join(', ')}`;
-    case 'enumList':
-      return `a list of ${spec.values?.join(', ')} (an array, or one comma-separated string)`;
-    case 'list':
-      return 'a list of names (an array, or one comma-separated string)';
-    case 'kv':
-      return 'an object of key: value (or one "key=value,key2=value2" string)';
-  }
-}
+import { acceptsNumber, fileKey, fileSpecs, flagName, INSTRUMENTATIONS_KEY } from './file-keys';
+import { describePlaces } from './search';
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -55,7 +13,7 @@ function escapeRegExp(s: string): string {
 function valueSchema(spec: SettingSpec): Record<string, unknown> {
   switch (spec.kind) {
     case 'string':
-      return NUMERIC_STRINGS.has(spec.key) ? { type: ['string', 'number'] } : { type: 'string' };
+      return acceptsNumber(spec) ? { type: ['string', 'number'] } : { type: 'string' };
     case 'int':
       return { type: 'integer', minimum: spec.min, maximum: spec.max };
     case 'float':
@@ -136,9 +94,8 @@ export function buildSchema(specs: readonly SettingSpec[] = SPECS): Record<strin
     $schema: { type: 'string', description: 'this schema, for editors' },
   };
   for (const spec of fileSpecs(specs)) {
-    const flag = spec.flag ?? spec.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
     properties[fileKey(spec)] = prune({
-      description: `${spec.description} (${spec.env}, --${flag})`,
+      description: `${spec.description} (${spec.env}, --${flagName(spec)})`,
       ...valueSchema(spec),
       default: defaultOf(spec),
     });
@@ -147,8 +104,7 @@ export function buildSchema(specs: readonly SettingSpec[] = SPECS): Record<strin
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     title: 'otel-run configuration',
-    description:
-      'A .otel-runrc(.json|.yaml|.yml|.js|.cjs|.mjs), otel-run.config.(js|cjs|mjs) or the "otel-run" key of package.json. Precedence: command-line flag > OTEL_* environment variable > this file > defaults.',
+    description: `The settings of otel-run, in ${describePlaces()}. Precedence: command-line flag > OTEL_* environment variable > this file > defaults.`,
     type: 'object',
     properties,
     additionalProperties: false,
