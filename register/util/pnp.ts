@@ -22,3 +22,9 @@ export function pnpManifest(cwd: string): string | undefined {
   }
   return process.versions.pnp ? `process.versions.pnp ${process.versions.pnp}` : undefined;
 }
+
+/** For `list` and `bootstrap`: the line that says why they stop under PnP, or undefined when not under PnP. */
+export function pnpRefusal(cwd: string): string | undefined {
+  const pnp = pnpManifest(cwd);
+  return pnp ? `otel-run: ${PNP_UNSUPPORTED} (${pnp})\n` : undefined;
+}

@@ -102,14 +102,12 @@ export async function run(argv: string[]): Promise<number> {
   const ended = parseSubcommand(program, argv);
   if (ended !== undefined) return ended;
   const opts = program.opts<{ json?: boolean; enable?: string; disable?: string }>();
-  const pnp = (require('../../register/util/pnp') as typeof import('../../register/util/pnp')).pnpManifest(
+  // Discovery reads node_modules folders: under PnP its answer would be wrong, not just empty.
+  const refusal = (require('../../register/util/pnp') as typeof import('../../register/util/pnp')).pnpRefusal(
     process.cwd(),
   );
-  if (pnp) {
-    // Discovery reads node_modules folders: under PnP its answer would be wrong, not just empty.
-    const { PNP_UNSUPPORTED } =
-      require('../../register/util/pnp') as typeof import('../../register/util/pnp');
-    process.stderr.write(`otel-run: ${PNP_UNSUPPORTED} (${pnp})\n`);
+  if (refusal) {
+    process.stderr.write(refusal);
     return 1;
   }
   const flags: Record<string, string> = {};
