@@ -3,10 +3,9 @@
 // the first time their library is required. Nothing here may throw into the app.
 import * as path from 'node:path';
 import { readConfig, reportConfigProblems } from './config/read';
-import { OWN_ROOT, PACKAGE_MANAGERS, VERSION } from './contract';
+import { ENV_SIGNAL_REPORT, OWN_ROOT, PACKAGE_MANAGERS, VERSION } from './contract';
 import { discover } from './discovery/discover';
 import { type Planned, plan } from './discovery/plan';
-import { followCli } from './exit/signals';
 import { setUpEsm } from './hooks/esm';
 import { onFirstRequire } from './hooks/require-hook';
 import { type SelfCheck, startSelfCheck } from './hooks/self-check';
@@ -248,7 +247,8 @@ export function start(): void {
   if (!isMainThread) return;
   if (isPackageManager(process.argv[1])) return;
   // Before anything that may fail: the CLI relays a signal only when its child did not report it.
-  followCli(process.env);
+  if (process.env[ENV_SIGNAL_REPORT])
+    (require('./exit/signals') as typeof import('./exit/signals')).followCli(process.env);
   // Disabled means nothing at all: not even a config file is looked for (a JavaScript one would run code).
   if (process.env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') return;
 

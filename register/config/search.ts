@@ -10,7 +10,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { findPackageRoot } from '../util/package-json';
-import { distrust } from './trust';
 
 export const MODULE_NAME = 'otel-run';
 
@@ -125,7 +124,8 @@ export function* configCandidates(
       const wanted =
         place === 'package.json' ? st.size > MAX_CONFIG_BYTES || packageHasKey(file, texts) : st.size > 0;
       if (!wanted) continue;
-      const why = distrust(file);
+      // Loaded only once a file is there: most processes find none.
+      const why = (require('./trust') as typeof import('./trust')).distrust(file);
       if (why === undefined) yield file;
       else refused?.({ file, why });
     }

@@ -2,7 +2,6 @@
 // share. Each row is an OTEL_* variable (same name and meaning as the spec and the official Node SDK) or one of
 // otel-run's own OTEL_RUN_* variables. The CLI turns flags and the config file into these variables for the
 // child, so every process in the tree reads the same environment.
-import { redactUrls } from '../util/redact';
 import { SIGNAL_DEFAULTS, SIGNAL_SPECS } from './endpoints';
 import { anyOf, flag, int, names, oneOf, pairs, type RowInfo, type SettingSpec, text } from './rows';
 import type { Settings } from './types';
@@ -318,6 +317,8 @@ function describeDefault(spec: RowInfo): string {
 
 function showValue(spec: RowInfo, raw: string): string {
   if (spec.secret) return '(redacted)';
+  // Only a bad value gets here: the redaction loads then.
+  const { redactUrls } = require('../util/redact') as typeof import('../util/redact');
   return JSON.stringify(redactUrls(raw.length > 80 ? `${raw.slice(0, 77)}...` : raw));
 }
 
