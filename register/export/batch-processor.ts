@@ -41,8 +41,6 @@ interface WithResource {
 export class Batcher<T extends WithResource> {
   private queue: T[] = [];
   private inFlight: T[] | undefined;
-  /** The in-flight batch's request was handed whole to the kernel (it reaches the collector after an exit). */
-  private inFlightWritten = false;
   private timer: NodeJS.Timeout | undefined;
   private waiters: Waiter[] = [];
   private stopped = false;
@@ -106,7 +104,6 @@ export class Batcher<T extends WithResource> {
 
   private exportBatch(batch: T[]): void {
     this.inFlight = batch;
-    this.inFlightWritten = false;
     let finished = false;
     const finish = (ok: boolean, why?: string) => {
       if (finished) return;
@@ -139,15 +136,9 @@ export class Batcher<T extends WithResource> {
     const send = () => {
       try {
         untraced(() =>
-          this.slot.exporter().export(
-            batch,
-            (result) => {
-              finish(result.code === 0, result.error ? log.reason(result.error) : undefined);
-            },
-            (written) => {
-              if (this.inFlight === batch) this.inFlightWritten = written;
-            },
-          ),
+          this.slot.exporter().export(batch, (result) => {
+            finish(result.code === 0, result.error ? log.reason(result.error) : undefined);
+          }),
         );
       } catch (err) {
         finish(false, log.reason(err));
@@ -203,16 +194,14 @@ export class Batcher<T extends WithResource> {
   }
 
   /**
-   * Everything not yet delivered: the queue, and the in-flight batch unless its request already left whole.
-   * Called when no event loop turn is left. A request handed whole to the kernel still reaches the collector
-   * after the process is gone (closing a socket sends what is buffered), so it is not sent again: at a
-   * natural end under load that resend made every such batch arrive twice. A request not yet written is
-   * sent again (an exporter that cannot tell, grpc or zipkin, is always resent: a duplicate beats a loss).
+   * Everything not yet confirmed delivered: the queue and the batch whose request has not answered. Called
+   * when no event loop turn is left, so an unanswered request is as good as lost; sending it again may
+   * duplicate a batch the collector did receive, which is better than losing it (span ids make it harmless
+   * to most backends). Not sending a request already handed whole to the kernel was tried: it lost spans now
+   * and then when a signal ended the process right after (seen on Node 22), so the resend stays.
    */
   takePending(): T[] {
-    const unsent = this.inFlight && !this.inFlightWritten ? this.inFlight : [];
-    if (this.inFlight && this.inFlightWritten) this.settled += this.inFlight.length;
-    const items = unsent.concat(this.queue);
+    const items = (this.inFlight ?? []).concat(this.queue);
     this.inFlight = undefined;
     this.queue = [];
     this.settled += items.length;

@@ -61,12 +61,7 @@ function agentFor(protocol: string): Agent {
   return agent;
 }
 
-function attempt(
-  req: SyncRequest,
-  left: number,
-  done: (a: Attempt) => void,
-  written?: (whole: boolean) => void,
-): void {
+function attempt(req: SyncRequest, left: number, done: (a: Attempt) => void): void {
   let finished = false;
   const finish = (a: Attempt) => {
     if (finished) return;
@@ -108,8 +103,6 @@ function attempt(
           );
       });
     });
-    // 'finish': the whole request was handed to the kernel, which delivers it even if the process ends now.
-    if (written) r.on('finish', () => written(true));
     r.on('timeout', () => r.destroy(new Error(`no answer within ${left} ms`)));
     r.on('error', (err) => settle({ error: reasonOf(err) }));
     // The socket timeout above only fires when the socket is idle: a collector that trickles its answer a
@@ -145,31 +138,20 @@ export function stopRetrying(): void {
 export const MAX_IN_FLIGHT = 8;
 let inFlight = 0;
 
-/**
- * Posts one request, retrying within `timeoutMs`; resolves with the outcome (never rejects). `written` hears
- * when an attempt's request has left whole, and that a failed attempt's has to go again.
- */
-export function postAsync(
-  req: SyncRequest,
-  timeoutMs: number,
-  written?: (whole: boolean) => void,
-): Promise<SyncOutcome> {
+/** Posts one request, retrying within `timeoutMs`; resolves with the outcome (never rejects). */
+export function postAsync(req: SyncRequest, timeoutMs: number): Promise<SyncOutcome> {
   if (inFlight >= MAX_IN_FLIGHT)
     return Promise.resolve({
       ok: false,
       reason: `${MAX_IN_FLIGHT} earlier exports are still waiting for the collector to answer`,
     });
   inFlight++;
-  return postWithRetries(req, timeoutMs, written).finally(() => {
+  return postWithRetries(req, timeoutMs).finally(() => {
     inFlight--;
   });
 }
 
-function postWithRetries(
-  req: SyncRequest,
-  timeoutMs: number,
-  written?: (whole: boolean) => void,
-): Promise<SyncOutcome> {
+function postWithRetries(req: SyncRequest, timeoutMs: number): Promise<SyncOutcome> {
   return new Promise((resolve) => {
     const deadline = Date.now() + timeoutMs;
     let backoff = 1000;
@@ -180,39 +162,33 @@ function postWithRetries(
         resolve({ ok: false, reason: `no answer within ${timeoutMs} ms` });
         return;
       }
-      attempt(
-        req,
-        left,
-        (a) => {
-          tries++;
-          if (a.status !== undefined && a.status >= 200 && a.status < 300) {
-            resolve({ ok: true, status: a.status });
-            return;
-          }
-          written?.(false);
-          const reason = a.status ? `HTTP ${a.status}` : (a.error ?? 'failed');
-          const wait = backoff * (0.8 + Math.random() * 0.4);
-          const retryable = a.error !== undefined || RETRYABLE_STATUS.has(a.status ?? 0);
-          const unreachable = a.error !== undefined;
-          if (retryable && !(ending && unreachable) && tries < MAX_ATTEMPTS && Date.now() + wait < deadline) {
-            backoff *= 1.5;
-            const giveUp = () => {
-              clearTimeout(timer);
-              pendingReconnects.delete(giveUp);
-              resolve({ ok: false, reason });
-            };
-            const timer = setTimeout(() => {
-              pendingReconnects.delete(giveUp);
-              go();
-            }, wait);
-            timer.unref();
-            if (unreachable) pendingReconnects.add(giveUp);
-            return;
-          }
-          resolve({ ok: false, reason });
-        },
-        written,
-      );
+      attempt(req, left, (a) => {
+        tries++;
+        if (a.status !== undefined && a.status >= 200 && a.status < 300) {
+          resolve({ ok: true, status: a.status });
+          return;
+        }
+        const reason = a.status ? `HTTP ${a.status}` : (a.error ?? 'failed');
+        const wait = backoff * (0.8 + Math.random() * 0.4);
+        const retryable = a.error !== undefined || RETRYABLE_STATUS.has(a.status ?? 0);
+        const unreachable = a.error !== undefined;
+        if (retryable && !(ending && unreachable) && tries < MAX_ATTEMPTS && Date.now() + wait < deadline) {
+          backoff *= 1.5;
+          const giveUp = () => {
+            clearTimeout(timer);
+            pendingReconnects.delete(giveUp);
+            resolve({ ok: false, reason });
+          };
+          const timer = setTimeout(() => {
+            pendingReconnects.delete(giveUp);
+            go();
+          }, wait);
+          timer.unref();
+          if (unreachable) pendingReconnects.add(giveUp);
+          return;
+        }
+        resolve({ ok: false, reason });
+      });
     };
     go();
   });
