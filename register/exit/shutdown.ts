@@ -82,7 +82,7 @@ export function installShutdown(processors: BatchProcessor[], budgetMs: number):
     endingAll(why);
     const othersPending = exitFlushes.filter((f) => f.hasPending()).length;
     for (const p of processors) {
-      const spans = p.takePending();
+      const spans = p.takePending(why !== 'exit');
       if (spans.length === 0) continue;
       const budget = budgetFor(remaining(), othersPending);
       log.debug(`${why}: sending ${spans.length} pending spans (${p.slot.label}) within ${budget} ms`);

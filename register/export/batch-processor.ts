@@ -41,6 +41,8 @@ interface WithResource {
 export class Batcher<T extends WithResource> {
   private queue: T[] = [];
   private inFlight: T[] | undefined;
+  /** The in-flight batch's request was handed whole to the kernel (it reaches the collector after an exit). */
+  private inFlightWritten = false;
   private timer: NodeJS.Timeout | undefined;
   private waiters: Waiter[] = [];
   private stopped = false;
@@ -104,6 +106,7 @@ export class Batcher<T extends WithResource> {
 
   private exportBatch(batch: T[]): void {
     this.inFlight = batch;
+    this.inFlightWritten = false;
     let finished = false;
     const finish = (ok: boolean, why?: string) => {
       if (finished) return;
@@ -136,9 +139,15 @@ export class Batcher<T extends WithResource> {
     const send = () => {
       try {
         untraced(() =>
-          this.slot.exporter().export(batch, (result) => {
-            finish(result.code === 0, result.error ? log.reason(result.error) : undefined);
-          }),
+          this.slot.exporter().export(
+            batch,
+            (result) => {
+              finish(result.code === 0, result.error ? log.reason(result.error) : undefined);
+            },
+            (written) => {
+              if (this.inFlight === batch) this.inFlightWritten = written;
+            },
+          ),
         );
       } catch (err) {
         finish(false, log.reason(err));
@@ -194,14 +203,18 @@ export class Batcher<T extends WithResource> {
   }
 
   /**
-   * Everything not yet confirmed delivered: the queue and the batch whose request has not answered. Called
-   * when no event loop turn is left, so an unanswered request is as good as lost; sending it again may
-   * duplicate a batch the collector did receive, which is better than losing it (span ids make it harmless
-   * to most backends). Not sending a request already handed whole to the kernel was tried: it lost spans now
-   * and then when a signal ended the process right after (seen on Node 22), so the resend stays.
+   * Everything not yet delivered: the queue, and the in-flight batch. Called when no event loop turn is left.
+   * At a natural end or process.exit() (`resendWritten` false), a request already handed whole to the kernel
+   * is not sent again: the kernel still delivers it when the process closes its sockets, and resending made
+   * the last batch of nearly every short script arrive twice. When a signal ends the process (`resendWritten`
+   * true) it is sent again: that path lost such batches now and then (seen on Node 22), and a duplicate beats
+   * a loss. A request not yet written, or an exporter that cannot tell (grpc, zipkin), is always resent.
    */
-  takePending(): T[] {
-    const items = (this.inFlight ?? []).concat(this.queue);
+  takePending(resendWritten = false): T[] {
+    const skip = this.inFlight !== undefined && this.inFlightWritten && !resendWritten;
+    const unsent = this.inFlight && !skip ? this.inFlight : [];
+    if (this.inFlight && skip) this.settled += this.inFlight.length;
+    const items = unsent.concat(this.queue);
     this.inFlight = undefined;
     this.queue = [];
     this.settled += items.length;

@@ -118,7 +118,7 @@ export function postSerialized(
 }
 
 export interface PostingExporter<B> {
-  export(items: B, done: (result: ExportResult) => void): void;
+  export(items: B, done: (result: ExportResult) => void, written?: (whole: boolean) => void): void;
   forceFlush(): Promise<void>;
   shutdown(): Promise<void>;
 }
@@ -128,7 +128,7 @@ export function createPostingExporter<B>(signal: Signal, target: OtlpTarget): Po
   const inFlight = new Set<Promise<void>>();
   const flush = () => Promise.all([...inFlight]).then(() => {});
   return {
-    export(items, done) {
+    export(items, done, written) {
       let request: SyncRequest | undefined;
       try {
         request = buildRequest(signal, items, target);
@@ -144,7 +144,7 @@ export function createPostingExporter<B>(signal: Signal, target: OtlpTarget): Po
       const { context } = require('@opentelemetry/api') as typeof import('@opentelemetry/api');
       const { suppressTracing } = require('@opentelemetry/core') as typeof import('@opentelemetry/core');
       // Not traced (the http instrumentation would make a span of every export), retries included.
-      const post = (r: SyncRequest) => postAsync(r, target.timeoutMillis);
+      const post = (r: SyncRequest) => postAsync(r, target.timeoutMillis, written);
       const sent = context
         .with(suppressTracing(context.active()), post, undefined, request)
         .then((outcome) => {

@@ -61,7 +61,12 @@ function agentFor(protocol: string): Agent {
   return agent;
 }
 
-function attempt(req: SyncRequest, left: number, done: (a: Attempt) => void): void {
+function attempt(
+  req: SyncRequest,
+  left: number,
+  done: (a: Attempt) => void,
+  written?: (whole: boolean) => void,
+): void {
   let finished = false;
   const finish = (a: Attempt) => {
     if (finished) return;
@@ -103,6 +108,8 @@ function attempt(req: SyncRequest, left: number, done: (a: Attempt) => void): vo
           );
       });
     });
+    // 'finish': the whole request was handed to the kernel, which delivers it even if the process ends now.
+    if (written) r.on('finish', () => written(true));
     r.on('timeout', () => r.destroy(new Error(`no answer within ${left} ms`)));
     r.on('error', (err) => settle({ error: reasonOf(err) }));
     // The socket timeout above only fires when the socket is idle: a collector that trickles its answer a
@@ -138,20 +145,31 @@ export function stopRetrying(): void {
 export const MAX_IN_FLIGHT = 8;
 let inFlight = 0;
 
-/** Posts one request, retrying within `timeoutMs`; resolves with the outcome (never rejects). */
-export function postAsync(req: SyncRequest, timeoutMs: number): Promise<SyncOutcome> {
+/**
+ * Posts one request, retrying within `timeoutMs`; resolves with the outcome (never rejects). `written` hears
+ * when an attempt's request has left whole, and that a failed attempt's has to go again.
+ */
+export function postAsync(
+  req: SyncRequest,
+  timeoutMs: number,
+  written?: (whole: boolean) => void,
+): Promise<SyncOutcome> {
   if (inFlight >= MAX_IN_FLIGHT)
     return Promise.resolve({
       ok: false,
       reason: `${MAX_IN_FLIGHT} earlier exports are still waiting for the collector to answer`,
     });
   inFlight++;
-  return postWithRetries(req, timeoutMs).finally(() => {
+  return postWithRetries(req, timeoutMs, written).finally(() => {
     inFlight--;
   });
 }
 
-function postWithRetries(req: SyncRequest, timeoutMs: number): Promise<SyncOutcome> {
+function postWithRetries(
+  req: SyncRequest,
+  timeoutMs: number,
+  written?: (whole: boolean) => void,
+): Promise<SyncOutcome> {
   return new Promise((resolve) => {
     const deadline = Date.now() + timeoutMs;
     let backoff = 1000;
@@ -162,33 +180,39 @@ function postWithRetries(req: SyncRequest, timeoutMs: number): Promise<SyncOutco
         resolve({ ok: false, reason: `no answer within ${timeoutMs} ms` });
         return;
       }
-      attempt(req, left, (a) => {
-        tries++;
-        if (a.status !== undefined && a.status >= 200 && a.status < 300) {
-          resolve({ ok: true, status: a.status });
-          return;
-        }
-        const reason = a.status ? `HTTP ${a.status}` : (a.error ?? 'failed');
-        const wait = backoff * (0.8 + Math.random() * 0.4);
-        const retryable = a.error !== undefined || RETRYABLE_STATUS.has(a.status ?? 0);
-        const unreachable = a.error !== undefined;
-        if (retryable && !(ending && unreachable) && tries < MAX_ATTEMPTS && Date.now() + wait < deadline) {
-          backoff *= 1.5;
-          const giveUp = () => {
-            clearTimeout(timer);
-            pendingReconnects.delete(giveUp);
-            resolve({ ok: false, reason });
-          };
-          const timer = setTimeout(() => {
-            pendingReconnects.delete(giveUp);
-            go();
-          }, wait);
-          timer.unref();
-          if (unreachable) pendingReconnects.add(giveUp);
-          return;
-        }
-        resolve({ ok: false, reason });
-      });
+      attempt(
+        req,
+        left,
+        (a) => {
+          tries++;
+          if (a.status !== undefined && a.status >= 200 && a.status < 300) {
+            resolve({ ok: true, status: a.status });
+            return;
+          }
+          written?.(false);
+          const reason = a.status ? `HTTP ${a.status}` : (a.error ?? 'failed');
+          const wait = backoff * (0.8 + Math.random() * 0.4);
+          const retryable = a.error !== undefined || RETRYABLE_STATUS.has(a.status ?? 0);
+          const unreachable = a.error !== undefined;
+          if (retryable && !(ending && unreachable) && tries < MAX_ATTEMPTS && Date.now() + wait < deadline) {
+            backoff *= 1.5;
+            const giveUp = () => {
+              clearTimeout(timer);
+              pendingReconnects.delete(giveUp);
+              resolve({ ok: false, reason });
+            };
+            const timer = setTimeout(() => {
+              pendingReconnects.delete(giveUp);
+              go();
+            }, wait);
+            timer.unref();
+            if (unreachable) pendingReconnects.add(giveUp);
+            return;
+          }
+          resolve({ ok: false, reason });
+        },
+        written,
+      );
     };
     go();
   });

@@ -12,7 +12,8 @@ import { readTls } from './tls';
 
 /** What a slot's exporter does with one batch (`B`: spans, log records, or one collection of metrics). */
 export interface BatchExporter<B> {
-  export(batch: B, done: (result: ExportResult) => void): void;
+  /** `written`, where the exporter can tell: whether the batch's request has left whole (true) or must be resent (false). */
+  export(batch: B, done: (result: ExportResult) => void, written?: (whole: boolean) => void): void;
   forceFlush?(): Promise<void>;
   shutdown(): Promise<void>;
 }
