@@ -8,7 +8,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type ReceivedSpan, type Receiver, startReceiver } from './helpers/otlp-receiver';
-import { BIN, describeResult, FIXTURES, hermeticEnv, REPO_ROOT, type RunResult, run } from './helpers/run';
+import {
+  BIN,
+  describeResult,
+  FIXTURES,
+  REPO_ROOT,
+  type RunResult,
+  run,
+  tracesOnlyEnv,
+} from './helpers/run';
 
 const INTERNAL = 1;
 const SERVER = 2;
@@ -37,15 +45,7 @@ async function traced(
   const service = `esm-layouts-${process.pid}-${serial}`;
   const result = await run(node, [BIN, node, ...args], {
     cwd,
-    env: hermeticEnv({
-      OTEL_SERVICE_NAME: service,
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_NODE_ENABLED_INSTRUMENTATIONS: enabled,
-      OTEL_NODE_RESOURCE_DETECTORS: 'env',
-      OTEL_BSP_SCHEDULE_DELAY: '50',
-      OTEL_METRICS_EXPORTER: 'none',
-      OTEL_LOGS_EXPORTER: 'none',
-    }),
+    env: tracesOnlyEnv(receiver.url, service, enabled),
   });
   return { result, service };
 }

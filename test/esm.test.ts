@@ -12,7 +12,16 @@ import type { Planned } from '../register/discovery/plan';
 import { esmNeed, iitmCopies, loaderCopy, mayImportTargets } from '../register/hooks/esm';
 import { packageOfFile } from '../register/hooks/require-hook';
 import { type ReceivedSpan, type Receiver, startReceiver } from './helpers/otlp-receiver';
-import { BIN, describeResult, FIXTURES, hermeticEnv, REPO_ROOT, type RunResult, run } from './helpers/run';
+import {
+  BIN,
+  describeResult,
+  FIXTURES,
+  hermeticEnv,
+  REPO_ROOT,
+  type RunResult,
+  run,
+  tracesOnlyEnv,
+} from './helpers/run';
 
 const INTERNAL = 1;
 const SERVER = 2;
@@ -34,17 +43,7 @@ function serviceName(): string {
 }
 
 function tracedEnv(service: string, enabled: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return hermeticEnv({
-    OTEL_SERVICE_NAME: service,
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    OTEL_NODE_ENABLED_INSTRUMENTATIONS: enabled,
-    OTEL_NODE_RESOURCE_DETECTORS: 'env',
-    OTEL_BSP_SCHEDULE_DELAY: '50',
-    // Traces are what this file is about; the other signals have their own tests.
-    OTEL_METRICS_EXPORTER: 'none',
-    OTEL_LOGS_EXPORTER: 'none',
-    ...extra,
-  });
+  return tracesOnlyEnv(receiver.url, service, enabled, extra);
 }
 
 interface Traced {

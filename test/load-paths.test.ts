@@ -17,6 +17,7 @@ import {
   REPO_ROOT,
   type RunResult,
   run,
+  tracesOnlyEnv,
 } from './helpers/run';
 
 const INTERNAL = 1;
@@ -42,15 +43,7 @@ async function traced(
   const service = `load-paths-${process.pid}-${serial}`;
   const result = await run(process.execPath, [BIN, 'node', script, ...args], {
     cwd: APP,
-    env: hermeticEnv({
-      OTEL_SERVICE_NAME: service,
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_NODE_ENABLED_INSTRUMENTATIONS: enabled,
-      OTEL_NODE_RESOURCE_DETECTORS: 'env',
-      OTEL_BSP_SCHEDULE_DELAY: '50',
-      OTEL_METRICS_EXPORTER: 'none',
-      OTEL_LOGS_EXPORTER: 'none',
-    }),
+    env: tracesOnlyEnv(receiver.url, service, enabled),
   });
   return { result, service };
 }

@@ -346,3 +346,26 @@ export async function copyFixture(name: string): Promise<string> {
   // The realpath, so it compares equal to process.cwd() in a child where tmpdir is a symlink (macOS).
   return fs.promises.realpath(dest);
 }
+
+/**
+ * The environment of a traced child that sends its spans (only) to `endpoint` under its own service name, with
+ * short batching: the one the ES module and load-path tests share.
+ */
+export function tracesOnlyEnv(
+  endpoint: string,
+  service: string,
+  enabled: string,
+  extra: NodeJS.ProcessEnv = {},
+): NodeJS.ProcessEnv {
+  return hermeticEnv({
+    OTEL_SERVICE_NAME: service,
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    OTEL_NODE_ENABLED_INSTRUMENTATIONS: enabled,
+    OTEL_NODE_RESOURCE_DETECTORS: 'env',
+    OTEL_BSP_SCHEDULE_DELAY: '50',
+    // Traces are what these tests are about; the other signals have their own tests.
+    OTEL_METRICS_EXPORTER: 'none',
+    OTEL_LOGS_EXPORTER: 'none',
+    ...extra,
+  });
+}
