@@ -8,15 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type ReceivedSpan, type Receiver, startReceiver } from './helpers/otlp-receiver';
-import {
-  BIN,
-  describeResult,
-  FIXTURES,
-  REPO_ROOT,
-  type RunResult,
-  run,
-  tracesOnlyEnv,
-} from './helpers/run';
+import { BIN, describeResult, FIXTURES, REPO_ROOT, type RunResult, run, tracesOnlyEnv } from './helpers/run';
 
 const INTERNAL = 1;
 const SERVER = 2;
